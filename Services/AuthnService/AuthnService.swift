@@ -1,0 +1,18 @@
+public import Hummingbird
+public import ServiceKit
+public import Storage
+public import WireModels
+
+/// Authentication Service: login, logout, consent, sessions, MFA, account page and federation.
+///
+/// The service runs on the shared kit (health, readiness, metrics, internal-call keys at
+/// `/internal/jwks.json`, error mapping, limits and security headers); its protocol endpoints
+/// are added by their own issues.
+public struct AuthnService: NeoSecService {
+    public static let name = ServiceName.authn
+    public static let migrations: [Migration] = []
+
+    public init(environment: ServiceEnvironment) async throws {}
+
+    public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {}
+}

@@ -1,0 +1,4 @@
+import ServiceKit
+import AuthnService
+
+await ServiceRuntime.main(AuthnService.self)

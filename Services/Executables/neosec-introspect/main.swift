@@ -1,0 +1,4 @@
+import ServiceKit
+import IntrospectService
+
+await ServiceRuntime.main(IntrospectService.self)

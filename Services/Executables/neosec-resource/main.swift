@@ -1,0 +1,4 @@
+import ServiceKit
+import ResourceService
+
+await ServiceRuntime.main(ResourceService.self)

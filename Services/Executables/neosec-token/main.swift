@@ -1,0 +1,4 @@
+import ServiceKit
+import TokenService
+
+await ServiceRuntime.main(TokenService.self)

@@ -1,0 +1,4 @@
+import ServiceKit
+import UMAService
+
+await ServiceRuntime.main(UMAService.self)

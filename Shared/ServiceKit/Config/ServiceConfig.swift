@@ -1,0 +1,245 @@
+public import Configuration
+public import Foundation
+public import JOSE
+public import Logging
+import SystemPackage
+public import WireModels
+
+/// Everything a service needs to start, read once at start-up.
+///
+/// Sources, highest precedence first: environment variables (`NEOSEC_TOKEN_PORT` for the key
+/// `neosec.token.port`), then the JSON file named by `NEOSEC_CONFIG_FILE` (`{"neosec": {"token":
+/// {"port": 9000}}}`). Secrets are read with `isSecret`, so swift-configuration never prints them.
+public struct ServiceConfig: Sendable {
+    public enum Mode: String, Sendable {
+        /// Missing secrets are generated and kept under the data directory.
+        case development
+        /// Missing or short secrets stop the service at start-up.
+        case production
+    }
+
+    public var service: ServiceName
+    public var mode: Mode
+    public var host: String
+    public var port: Int
+    /// Public base URL of every service, this one included (`NEOSEC_<SERVICE>_URL`).
+    public var serviceURLs: [ServiceName: URL]
+    /// The OAuth issuer identifier (the Token Service's base URL by default).
+    public var issuer: URL
+    public var dataDirectory: String
+    /// `postgres://…` selects PostgreSQL; absent means SQLite under `dataDirectory`.
+    public var databaseURL: String?
+    public var masterKey: Secret
+    public var adminToken: Secret
+    /// Services whose internal calls this one accepts (SPEC §6).
+    public var internalCallers: Set<ServiceName>
+    public var maximumBodyBytes: Int
+    public var logLevel: Logger.Level
+    /// How long a rotated-out signing key stays published; at least the longest token lifetime.
+    public var keyRetentionSeconds: Int64
+
+    public var baseURL: URL { serviceURLs[service]! }
+
+    /// Minimum lengths of configured secrets.
+    public static let minimumMasterKeyBytes = 32
+    public static let minimumAdminTokenLength = 32
+
+    public init(
+        service: ServiceName,
+        mode: Mode = .development,
+        host: String = "127.0.0.1",
+        port: Int? = nil,
+        serviceURLs: [ServiceName: URL]? = nil,
+        issuer: URL? = nil,
+        dataDirectory: String,
+        databaseURL: String? = nil,
+        masterKey: Secret,
+        adminToken: Secret,
+        internalCallers: Set<ServiceName>? = nil,
+        maximumBodyBytes: Int = 64 * 1024,
+        logLevel: Logger.Level = .info,
+        keyRetentionSeconds: Int64 = 86_400
+    ) {
+        self.service = service
+        self.mode = mode
+        self.host = host
+        self.port = port ?? service.defaultPort
+        let urls = serviceURLs ?? Dictionary(uniqueKeysWithValues: ServiceName.allCases.map { ($0, URL(string: "http://127.0.0.1:\($0.defaultPort)")!) })
+        self.serviceURLs = urls
+        self.issuer = issuer ?? urls[.token]!
+        self.dataDirectory = dataDirectory
+        self.databaseURL = databaseURL
+        self.masterKey = masterKey
+        self.adminToken = adminToken
+        self.internalCallers = internalCallers ?? Self.defaultCallers(of: service)
+        self.maximumBodyBytes = maximumBodyBytes
+        self.logLevel = logLevel
+        self.keyRetentionSeconds = keyRetentionSeconds
+    }
+
+    /// Who may call whom by default: the flows of docs/architecture.md.
+    public static func defaultCallers(of service: ServiceName) -> Set<ServiceName> {
+        switch service {
+        case .token: [.authn, .uma, .introspect, .resource]
+        case .authn: [.token, .uma]
+        case .uma: [.token, .authn, .resource]
+        case .introspect: [.token, .resource]
+        case .resource: [.resource]
+        }
+    }
+
+    /// Reads the configuration of `service` from the environment and the optional config file.
+    public static func load(service: ServiceName, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ServiceConfig {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider(environmentVariables: environment)]
+        if let file = environment["NEOSEC_CONFIG_FILE"], !file.isEmpty {
+            providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file), allowMissing: false))
+        }
+        let reader = ConfigReader(providers: providers)
+        return try await load(service: service, reader: reader)
+    }
+
+    static func load(service: ServiceName, reader: ConfigReader) async throws -> ServiceConfig {
+        let name = service.shortName
+        guard let mode = Mode(rawValue: reader.string(forKey: "neosec.mode", default: "development")) else {
+            throw ConfigError("NEOSEC_MODE must be development or production")
+        }
+        var urls: [ServiceName: URL] = [:]
+        for peer in ServiceName.allCases {
+            let fallback = "http://127.0.0.1:\(reader.int(forKey: ConfigKey("neosec.\(peer.shortName).port"), default: peer.defaultPort))"
+            let text = reader.string(forKey: ConfigKey("neosec.\(peer.shortName).url"), default: fallback)
+            guard let url = URL(string: text), let scheme = url.scheme, scheme == "http" || scheme == "https", url.host != nil else {
+                throw ConfigError("NEOSEC_\(peer.shortName.uppercased())_URL is not an http(s) URL")
+            }
+            if mode == .production && scheme != "https" && !(url.host == "127.0.0.1" || url.host == "localhost") {
+                throw ConfigError("NEOSEC_\(peer.shortName.uppercased())_URL must use https in production")
+            }
+            urls[peer] = url
+        }
+        let issuerText = reader.string(forKey: "neosec.issuer", default: urls[.token]!.absoluteString)
+        guard let issuer = URL(string: issuerText), issuer.query == nil, issuer.fragment == nil else {
+            throw ConfigError("NEOSEC_ISSUER must be a URL without query or fragment (RFC 8414 §2)")
+        }
+        let dataDirectory = reader.string(forKey: "neosec.data.dir", default: "./.neosec")
+        let databaseURL = reader.string(forKey: "neosec.database.url", isSecret: true)
+
+        let masterKey = try resolveSecret(
+            reader.string(forKey: "neosec.master.key", isSecret: true),
+            name: "NEOSEC_MASTER_KEY",
+            file: "master.key",
+            mode: mode,
+            dataDirectory: dataDirectory,
+            generate: { Base64URL.encode(Secret.randomBytes(32)) },
+            validate: { Base64URL.decode($0).map { $0.count >= minimumMasterKeyBytes } ?? false },
+            requirement: "base64url of at least \(minimumMasterKeyBytes) random bytes"
+        )
+        let adminToken = try resolveSecret(
+            reader.string(forKey: "neosec.admin.token", isSecret: true),
+            name: "NEOSEC_ADMIN_TOKEN",
+            file: "admin.token",
+            mode: mode,
+            dataDirectory: dataDirectory,
+            generate: { "neo_adm_" + Base64URL.encode(Secret.randomBytes(32)) },
+            validate: { $0.utf8.count >= minimumAdminTokenLength },
+            requirement: "at least \(minimumAdminTokenLength) characters"
+        )
+
+        var callers: Set<ServiceName>? = nil
+        if let list = reader.stringArray(forKey: ConfigKey("neosec.\(name).internal.callers")) {
+            callers = try Set(list.filter { !$0.isEmpty }.map { item in
+                guard let caller = ServiceName(shortName: item.trimmingCharacters(in: .whitespaces)) else {
+                    throw ConfigError("NEOSEC_\(name.uppercased())_INTERNAL_CALLERS names an unknown service")
+                }
+                return caller
+            })
+        }
+        guard let level = Logger.Level(rawValue: reader.string(forKey: "neosec.log.level", default: "info")) else {
+            throw ConfigError("NEOSEC_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        let maximumBody = reader.int(forKey: "neosec.max.body.bytes", default: 64 * 1024)
+        guard (1024...(16 << 20)).contains(maximumBody) else { throw ConfigError("NEOSEC_MAX_BODY_BYTES must be between 1 KiB and 16 MiB") }
+        let retention = reader.int(forKey: "neosec.key.retention.seconds", default: 86_400)
+        guard retention >= 60 else { throw ConfigError("NEOSEC_KEY_RETENTION_SECONDS must be at least 60") }
+
+        return ServiceConfig(
+            service: service,
+            mode: mode,
+            host: reader.string(forKey: ConfigKey("neosec.\(name).host"), default: reader.string(forKey: "neosec.host", default: "127.0.0.1")),
+            port: reader.int(forKey: ConfigKey("neosec.\(name).port"), default: service.defaultPort),
+            serviceURLs: urls,
+            issuer: issuer,
+            dataDirectory: dataDirectory,
+            databaseURL: databaseURL,
+            masterKey: masterKey,
+            adminToken: adminToken,
+            internalCallers: callers,
+            maximumBodyBytes: maximumBody,
+            logLevel: level,
+            keyRetentionSeconds: Int64(retention)
+        )
+    }
+
+    /// A configured secret, or in development one kept in (or generated into) a 0600 file under
+    /// the data directory; in production a missing or weak secret stops start-up.
+    static func resolveSecret(
+        _ configured: String?,
+        name: String,
+        file: String,
+        mode: Mode,
+        dataDirectory: String,
+        generate: () -> String,
+        validate: (String) -> Bool,
+        requirement: String
+    ) throws -> Secret {
+        if let configured, !configured.isEmpty {
+            guard validate(configured) else { throw ConfigError("\(name) is too short or malformed: it must be \(requirement)") }
+            return Secret(configured)
+        }
+        guard mode == .development else { throw ConfigError("\(name) is required in production mode (\(requirement))") }
+        let path = URL(fileURLWithPath: dataDirectory).appendingPathComponent(file).path
+        return try Secret.loadOrCreate(path: path, generate: generate, validate: validate)
+    }
+}
+
+/// A secret string: never printed, never logged, compared in constant time.
+public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { "[secret]" }
+    public var debugDescription: String { "[secret]" }
+
+    public func matches(_ candidate: String) -> Bool { ConstantTime.equals(value, candidate) }
+
+    static func randomBytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+
+    /// Reads the secret in `path`, or creates it (mode 0600, created exclusively so two
+    /// processes starting together agree on one value).
+    public static func loadOrCreate(path: String, generate: () -> String, validate: (String) -> Bool) throws -> Secret {
+        let fileManager = FileManager.default
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if !fileManager.fileExists(atPath: path) {
+            let value = generate()
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            if fd >= 0 {
+                let bytes = Array((value + "\n").utf8)
+                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                fsync(fd)
+                close(fd)
+                guard written == bytes.count else { throw ConfigError("could not write \(path)") }
+            }
+        }
+        guard let data = fileManager.contents(atPath: path) else { throw ConfigError("could not read \(path)") }
+        let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard validate(value) else { throw ConfigError("\(path) holds a malformed secret") }
+        return Secret(value)
+    }
+}
+
+/// A configuration problem, reported at start-up. The message names the setting, never a value.
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,207 @@
+public import AsyncHTTPClient
+public import Foundation
+import HTTPTypes
+public import Hummingbird
+public import JOSE
+public import Logging
+import Metrics
+import NIOCore
+import Prometheus
+public import Storage
+public import WireModels
+
+/// Overrides for tests: a fixed clock, a key resolver that does not use the network, a log sink.
+public struct RuntimeOptions: Sendable {
+    public var time: any TimeSource
+    public var keyResolver: (any ServiceKeyResolver)?
+    public var logSink: LogSink
+
+    public init(time: any TimeSource = SystemTime(), keyResolver: (any ServiceKeyResolver)? = nil, logSink: LogSink = .standardError) {
+        self.time = time
+        self.keyResolver = keyResolver
+        self.logSink = logSink
+    }
+}
+
+/// Builds and runs a service: storage, migrations, keys, middleware, kit routes, the service's
+/// routes, and graceful shutdown on SIGTERM/SIGINT.
+public enum ServiceRuntime {
+    /// The process-wide Prometheus registry. swift-metrics has one global backend per process,
+    /// bootstrapped on first use.
+    static let metricsRegistry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    /// Kit tables every service has.
+    public static let kitMigrations: [Migration] = SQLKeyStore.migrations + SQLReplayStore.migrations
+
+    /// Opens the store of `owner` as the configuration says.
+    public static func openDatabase(owner: String, config: ServiceConfig, readOnly: Bool = false, logger: Logger) throws -> any SQLDatabase {
+        switch try StoreLocation.resolve(owner: owner, dataDirectory: config.dataDirectory, databaseURL: config.databaseURL) {
+        case .sqlite(let path): return try SQLiteDatabase(path: path, readOnly: readOnly)
+        case .postgres(let url): return try PostgresDatabase(url: url, schema: "neosec_\(owner)", readOnly: readOnly, logger: logger)
+        }
+    }
+
+    public static func makeLogger(_ service: ServiceName, config: ServiceConfig, sink: LogSink) -> Logger {
+        Logger(label: service.rawValue) { label in JSONLogHandler(label: label, level: config.logLevel, sink: sink) }
+    }
+
+    /// Prepares the environment of `S`: opens and migrates its store, loads its keys.
+    public static func makeEnvironment<S: NeoSecService>(_ type: S.Type, config: ServiceConfig, options: RuntimeOptions) async throws -> ServiceEnvironment {
+        let logger = makeLogger(S.name, config: config, sink: options.logSink)
+        let database = try openDatabase(owner: S.name.shortName, config: config, logger: logger)
+        try await database.migrate(kitMigrations + S.migrations)
+        guard let masterKey = Base64URL.decode(config.masterKey.value) else { throw ConfigError("NEOSEC_MASTER_KEY is not base64url") }
+        let sealer = try KeySealer(masterKey: Array(masterKey))
+        let internalKeys = KeyRing(
+            purpose: ServiceToken.keyPurpose,
+            algorithms: [.es256],
+            store: SQLKeyStore(database),
+            sealer: sealer,
+            time: options.time,
+            retention: ServiceToken.maximumLifetime * 10
+        )
+        try await internalKeys.bootstrap()
+        let replay = SQLReplayStore(database)
+        let httpClient = HTTPClient.shared
+        let resolver = options.keyResolver ?? HTTPServiceKeyResolver(peers: config.serviceURLs, client: httpClient, time: options.time)
+        let verifier = ServiceTokenVerifier(
+            service: S.name,
+            allowedCallers: config.internalCallers,
+            resolver: resolver,
+            replay: replay,
+            time: options.time
+        )
+        let issuer = ServiceTokenIssuer(caller: S.name, keys: internalKeys, time: options.time)
+        return ServiceEnvironment(
+            config: config,
+            logger: logger,
+            time: options.time,
+            database: database,
+            replay: replay,
+            sealer: sealer,
+            internalKeys: internalKeys,
+            serviceTokens: verifier,
+            internalClient: InternalClient(issuer: issuer, peers: config.serviceURLs, client: httpClient),
+            httpClient: httpClient
+        )
+    }
+
+    /// The router of `service`: middleware, kit routes, then the service's routes.
+    public static func makeRouter(service: some NeoSecService, environment: ServiceEnvironment) -> Router<NeoSecRequestContext> {
+        let config = environment.config
+        let router = Router(context: NeoSecRequestContext.self)
+        _ = metricsRegistry
+        router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: config.baseURL.scheme == "https"))
+        router.add(middleware: ErrorMappingMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestLimitsMiddleware(maximumBodyBytes: config.maximumBodyBytes))
+
+        let checks: [ReadinessCheck] =
+            [
+                ReadinessCheck(name: "storage") { try await environment.database.ping() },
+                ReadinessCheck(name: "internal_keys") {
+                    guard environment.internalKeys.isReady else { throw JOSEError.unknownKeyID }
+                },
+            ] + service.readinessChecks
+        let serviceName = config.service.rawValue
+
+        router.get("/health/live") { _, _ in
+            try Response.json(["status": "live", "service": serviceName])
+        }
+        router.get("/health/ready") { _, context in
+            var results: [String: String] = [:]
+            var ready = true
+            for check in checks {
+                do {
+                    try await check.probe()
+                    results[check.name] = "ok"
+                } catch {
+                    ready = false
+                    results[check.name] = "failing"
+                    context.logger.warning("readiness check failing", metadata: ["check": .string(check.name)])
+                }
+            }
+            return try Response.json(
+                ReadinessReport(status: ready ? "ready" : "not_ready", service: serviceName, checks: results),
+                status: ready ? .ok : .serviceUnavailable
+            )
+        }
+        router.get("/metrics") { _, _ in
+            var buffer: [UInt8] = []
+            metricsRegistry.emit(into: &buffer)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer))
+            )
+        }
+        router.get("/internal/jwks.json") { _, _ in
+            try Response.json(environment.internalKeys.jwks, cacheControl: "public, max-age=60")
+        }
+        service.addRoutes(to: router, environment: environment)
+        return router
+    }
+
+    /// Builds the application of `S`, ready to run or to test.
+    public static func buildApplication<S: NeoSecService>(
+        _ type: S.Type,
+        config: ServiceConfig,
+        options: RuntimeOptions = RuntimeOptions()
+    ) async throws -> (application: some ApplicationProtocol, environment: ServiceEnvironment) {
+        let environment = try await makeEnvironment(S.self, config: config, options: options)
+        let service = try await S(environment: environment)
+        let router = makeRouter(service: service, environment: environment)
+        let application = Application(
+            router: router,
+            server: .http1(
+                configuration: .init(
+                    idleTimeout: .seconds(75),
+                    httpDecoderConfiguration: .init(maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
+                )
+            ),
+            configuration: ApplicationConfiguration(address: .hostname(config.host, port: config.port), serverName: nil),
+            logger: environment.logger
+        )
+        return (application, environment)
+    }
+
+    /// Loads the configuration of `S` from the environment and runs it until SIGTERM/SIGINT.
+    public static func main<S: NeoSecService>(_ type: S.Type) async {
+        let config: ServiceConfig
+        do {
+            config = try await ServiceConfig.load(service: S.name)
+        } catch {
+            FileHandle.standardError.write(Data("\(S.name.rawValue): configuration error: \(error)\n".utf8))
+            exit(78)  // EX_CONFIG
+        }
+        do {
+            let (application, environment) = try await buildApplication(S.self, config: config)
+            environment.logger.info(
+                "starting",
+                metadata: ["address": .string("\(config.host):\(config.port)"), "mode": .string(config.mode.rawValue), "store": .string(environment.database.dialect.rawValue)]
+            )
+            try await application.runService()
+            try await environment.database.close()
+            environment.logger.info("stopped")
+        } catch {
+            FileHandle.standardError.write(Data("\(S.name.rawValue): failed: \(Self.safeDescription(error))\n".utf8))
+            exit(1)
+        }
+    }
+
+    /// Describes start-up failures without leaking: our own error types print fixed text;
+    /// anything else prints its type only.
+    static func safeDescription(_ error: any Error) -> String {
+        switch error {
+        case let error as ConfigError: error.description
+        case let error as StorageError: error.description
+        case let error as JOSEError: error.description
+        default: String(reflecting: type(of: error))
+        }
+    }
+}
