@@ -116,6 +116,9 @@ let package = Package(
                 "TokenService", "AuthnService", "UMAService", "IntrospectService", "ResourceService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                "JOSE", "Storage", "WireModels",
             ],
             path: "Services/CLI",
             swiftSettings: swiftSettings

@@ -171,7 +171,12 @@ public enum ServiceRuntime {
     }
 
     /// Loads the configuration of `S` from the environment and runs it until SIGTERM/SIGINT.
-    public static func main<S: NeoSecService>(_ type: S.Type) async {
+    ///
+    /// - Parameter supervised: started by `neosec up`. Ctrl-C reaches the whole process group,
+    ///   but a supervised child leaves SIGINT to its supervisor and stops on the SIGTERM it sends,
+    ///   so that the supervisor can tell a clean stop from a crash.
+    public static func main<S: NeoSecService>(_ type: S.Type, supervised: Bool = false) async {
+        if supervised { signal(SIGINT, SIG_IGN) }
         let config: ServiceConfig
         do {
             config = try await ServiceConfig.load(service: S.name)
@@ -185,7 +190,7 @@ public enum ServiceRuntime {
                 "starting",
                 metadata: ["address": .string("\(config.host):\(config.port)"), "mode": .string(config.mode.rawValue), "store": .string(environment.database.dialect.rawValue)]
             )
-            try await application.runService()
+            try await application.runService(gracefulShutdownSignals: supervised ? [.sigterm] : [.sigterm, .sigint])
             try await environment.database.close()
             environment.logger.info("stopped")
         } catch {

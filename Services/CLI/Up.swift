@@ -1,0 +1,217 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import JOSE
+import ServiceKit
+import Storage
+import Synchronization
+import WireModels
+
+/// `neosec up`: the whole suite on 127.0.0.1, one child process per service, until Ctrl-C.
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start all five services locally and stay in the foreground until Ctrl-C.")
+
+    @Option(name: .customLong("data-dir"), help: "Where the SQLite stores and development secrets live.")
+    var dataDirectory = "./.neosec"
+
+    @Option(name: .customLong("postgres"), help: "Use PostgreSQL at this postgres:// URL instead of SQLite.")
+    var postgresURL: String?
+
+    @Option(help: "Seconds to wait for every service to report ready.")
+    var readyTimeout = 60
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let ports = ServiceName.allCases.map { service in
+            (service, Int(environment["NEOSEC_\(service.shortName.uppercased())_PORT"] ?? "") ?? service.defaultPort)
+        }
+        for (service, port) in ports where !PortProbe.isFree(port) {
+            FileHandle.standardError.write(Data("neosec up: port \(port) (\(service.title)) is already in use on 127.0.0.1; stop whatever holds it or set NEOSEC_\(service.shortName.uppercased())_PORT.\n".utf8))
+            throw ExitCode(2)
+        }
+        if let postgresURL {
+            do { _ = try PostgresURL(parsing: postgresURL) } catch { throw ValidationError("\(error)") }
+        }
+
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let absoluteData = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
+        // Resolve the shared secrets once so that every child uses the same ones.
+        var childEnvironment = environment
+        childEnvironment["NEOSEC_DATA_DIR"] = absoluteData
+        childEnvironment["NEOSEC_SUPERVISED"] = "1"
+        if let postgresURL { childEnvironment["NEOSEC_DATABASE_URL"] = postgresURL }
+        let adminToken: Secret
+        if let configured = environment["NEOSEC_ADMIN_TOKEN"], !configured.isEmpty {
+            adminToken = Secret(configured)
+        } else {
+            adminToken = try Secret.loadOrCreate(
+                path: absoluteData + "/admin.token",
+                generate: { "neo_adm_" + RandomToken.make(bytes: 32) },
+                validate: { $0.utf8.count >= ServiceConfig.minimumAdminTokenLength }
+            )
+        }
+        if environment["NEOSEC_MASTER_KEY"]?.isEmpty ?? true {
+            _ = try Secret.loadOrCreate(
+                path: absoluteData + "/master.key",
+                generate: { RandomToken.make(bytes: 32) },
+                validate: { (Base64URL.decode($0)?.count ?? 0) >= ServiceConfig.minimumMasterKeyBytes }
+            )
+        }
+
+        let supervisor = Supervisor()
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        print("NeoSec: starting \(ServiceName.allCases.count) services (data: \(absoluteData), store: \(postgresURL == nil ? "SQLite" : "PostgreSQL"))")
+        for service in ServiceName.allCases {
+            try supervisor.start(service: service, executable: executable, environment: childEnvironment)
+        }
+
+        SignalWatcher.watch([SIGINT, SIGTERM]) { supervisor.post(.signal) }
+        let readiness = Task {
+            let ready = (try? await Self.waitUntilReady(ports: ports, timeout: readyTimeout)) ?? false
+            supervisor.post(ready ? .ready : .notReady)
+        }
+        // One event loop for everything that can happen: readiness, Ctrl-C, a child dying.
+        // Nothing is restarted silently: a child that exits takes the suite down, loudly.
+        for await event in supervisor.events {
+            switch event {
+            case .ready:
+                printBanner(ports: ports, adminToken: adminToken, dataDirectory: absoluteData)
+                continue
+            case .notReady:
+                readiness.cancel()
+                FileHandle.standardError.write(Data("neosec up: not every service became ready within \(readyTimeout) s; stopping.\n".utf8))
+                supervisor.stopAll()
+                throw ExitCode(1)
+            case .childExited(let service, let status):
+                readiness.cancel()
+                FileHandle.standardError.write(Data("neosec up: \(service.rawValue) exited unexpectedly (status \(status)); stopping the others.\n".utf8))
+                supervisor.stopAll()
+                throw ExitCode(1)
+            case .signal:
+                readiness.cancel()
+            }
+            break
+        }
+        print("\nNeoSec: stopping…")
+        supervisor.stopAll()
+        print("NeoSec: all services stopped.")
+    }
+
+    static func waitUntilReady(ports: [(ServiceName, Int)], timeout: Int) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        var pending = Set(ports.map(\.1))
+        while ContinuousClock.now < deadline {
+            for port in pending {
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/health/ready")
+                request.method = .GET
+                if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)), response.status == .ok {
+                    pending.remove(port)
+                }
+            }
+            if pending.isEmpty { return true }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return false
+    }
+
+    func printBanner(ports: [(ServiceName, Int)], adminToken: Secret, dataDirectory: String) {
+        var lines = ["", "NeoSec is up. Services:"]
+        for (service, port) in ports {
+            lines.append("  \(service.title.padding(toLength: 28, withPad: " ", startingAt: 0)) http://127.0.0.1:\(port)   (\(service.rawValue))")
+        }
+        lines += [
+            "",
+            "  Issuer:          http://127.0.0.1:\(ports.first { $0.0 == .token }!.1)",
+            "  Token JWKS:      http://127.0.0.1:\(ports.first { $0.0 == .token }!.1)/.well-known/jwks.json",
+            "  Admin token:     \(adminToken.value)",
+            "                   (NEOSEC_ADMIN_TOKEN; kept in \(dataDirectory)/admin.token)",
+            "",
+            "Press Ctrl-C to stop every service.",
+        ]
+        print(lines.joined(separator: "\n"))
+    }
+}
+
+/// Starts, watches and stops the child processes.
+final class Supervisor: Sendable {
+    enum Event: Sendable {
+        case ready, notReady, signal
+        case childExited(ServiceName, Int32)
+    }
+
+    private let children = Mutex<[(ServiceName, Process)]>([])
+    private let stream = AsyncStream<Event>.makeStream()
+    private let stopping = Atomic<Bool>(false)
+
+    var events: AsyncStream<Event> { stream.stream }
+
+    func post(_ event: Event) { stream.continuation.yield(event) }
+
+    func start(service: ServiceName, executable: URL, environment: [String: String]) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["serve", service.shortName]
+        process.environment = environment
+        process.terminationHandler = { [self] process in
+            if !self.stopping.load(ordering: .relaxed) {
+                self.post(.childExited(service, process.terminationStatus))
+            }
+        }
+        try process.run()
+        children.withLock { $0.append((service, process)) }
+    }
+
+    /// SIGTERM to every child, then up to 10 s for them to finish, then SIGKILL for any left.
+    func stopAll() {
+        stopping.store(true, ordering: .relaxed)
+        let processes = children.withLock { $0 }
+        for (_, process) in processes where process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && processes.contains(where: { $0.1.isRunning }) {
+            usleep(50_000)
+        }
+        for (service, process) in processes where process.isRunning {
+            FileHandle.standardError.write(Data("neosec up: \(service.rawValue) did not stop within 10 s; killing it.\n".utf8))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Calls `handler` on SIGINT/SIGTERM instead of dying.
+enum SignalWatcher {
+    static func watch(_ signals: [Int32], handler: @escaping @Sendable () -> Void) {
+        for number in signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { handler() }
+            source.resume()
+            // Written once at start-up, from the main task only; kept so the sources stay alive.
+            retained.append(source)
+        }
+    }
+
+    nonisolated(unsafe) static var retained: [any DispatchSourceSignal] = []
+}
+
+/// Whether a TCP port on 127.0.0.1 can be bound right now.
+enum PortProbe {
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var reuse: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+}
