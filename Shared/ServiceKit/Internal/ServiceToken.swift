@@ -13,6 +13,14 @@ public struct ServiceTokenClaims: JOSEClaims, Equatable {
     public var iat: Int64
     public var exp: Int64
     public var jti: String
+
+    public init(iss: String, aud: String, iat: Int64, exp: Int64, jti: String) {
+        self.iss = iss
+        self.aud = aud
+        self.iat = iat
+        self.exp = exp
+        self.jti = jti
+    }
 }
 
 /// Internal-call tokens have their own `typ`, and are signed with keys of their own purpose

@@ -1,0 +1,148 @@
+public import Foundation
+public import JOSE
+public import Logging
+public import ServiceKit
+public import Storage
+public import WireModels
+
+/// A fresh directory under the system temporary directory, removed by `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("neosec-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// The storage backends the suite runs against: SQLite always; PostgreSQL when
+/// `NEOSEC_TEST_POSTGRES_URL` names a server (`scripts/test.sh` and `.ci/run` start one).
+public enum TestBackend: String, Sendable, CaseIterable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    public var testDescription: String { rawValue }
+
+    public static var postgresURL: String? {
+        let value = ProcessInfo.processInfo.environment["NEOSEC_TEST_POSTGRES_URL"]
+        return (value?.isEmpty ?? true) ? nil : value
+    }
+
+    /// SQLite, plus PostgreSQL when configured. When `NEOSEC_REQUIRE_POSTGRES=1` (CI) a missing
+    /// server is a failure, not a quiet skip.
+    public static var available: [TestBackend] {
+        if postgresURL != nil { return [.sqlite, .postgres] }
+        precondition(ProcessInfo.processInfo.environment["NEOSEC_REQUIRE_POSTGRES"] != "1", "NEOSEC_REQUIRE_POSTGRES=1 but NEOSEC_TEST_POSTGRES_URL is not set")
+        return [.sqlite]
+    }
+
+    /// A fresh, empty database: a new SQLite file, or a new PostgreSQL schema.
+    public func openFresh(in directory: TemporaryDirectory) throws -> any SQLDatabase {
+        switch self {
+        case .sqlite:
+            return try SQLiteDatabase(path: directory.path + "/\(UUID().uuidString).sqlite")
+        case .postgres:
+            let url = try PostgresURL(parsing: Self.postgresURL!)
+            let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            return try PostgresDatabase(url: url, schema: schema, maximumConnections: 4, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        }
+    }
+}
+
+/// Test-only stand-in for the Testing module's protocol, so this library does not link Testing.
+public protocol CustomTestStringConvertible {
+    var testDescription: String { get }
+}
+
+extension ServiceConfig {
+    /// A development configuration for tests, with its own data directory and fixed secrets.
+    public static func forTesting(
+        _ service: ServiceName,
+        dataDirectory: String,
+        databaseURL: String? = nil,
+        internalCallers: Set<ServiceName>? = nil,
+        maximumBodyBytes: Int = 16 * 1024
+    ) -> ServiceConfig {
+        ServiceConfig(
+            service: service,
+            dataDirectory: dataDirectory,
+            databaseURL: databaseURL,
+            masterKey: Secret(Base64URL.encode([UInt8](repeating: 7, count: 32))),
+            adminToken: Secret("test-admin-token-0123456789abcdefghijklmnop"),
+            internalCallers: internalCallers,
+            maximumBodyBytes: maximumBodyBytes,
+            logLevel: .warning
+        )
+    }
+}
+
+/// A resolver with fixed keys: in-process tests need no network to authenticate callers.
+public struct StaticKeyResolver: ServiceKeyResolver {
+    public let keys: [ServiceName: [String: VerificationKey]]
+
+    public init(_ keys: [ServiceName: [VerificationKey]]) {
+        self.keys = keys.mapValues { Dictionary(uniqueKeysWithValues: $0.map { ($0.kid, $0) }) }
+    }
+
+    public func keys(for caller: ServiceName, refresh: Bool) async throws -> [String: VerificationKey] {
+        keys[caller] ?? [:]
+    }
+}
+
+/// Service tokens made by hand, including every way they can be wrong.
+public struct ServiceTokenForge: Sendable {
+    public let key: SigningKey
+
+    public init(key: SigningKey) { self.key = key }
+
+    public static func make() async throws -> ServiceTokenForge { ServiceTokenForge(key: try await SigningKey.generate(.es256)) }
+
+    public func token(
+        from caller: ServiceName,
+        to audience: ServiceName,
+        now: Int64,
+        lifetime: Int64 = 30,
+        issuedAt: Int64? = nil,
+        jti: String = UUID().uuidString,
+        type: String = ServiceToken.type
+    ) async throws -> String {
+        let iat = issuedAt ?? now
+        return try await key.sign(ServiceTokenClaims(iss: caller.rawValue, aud: audience.rawValue, iat: iat, exp: iat + lifetime, jti: jti), type: type)
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+            guard bind(fd, pointer, length) == 0 else { return -1 }
+            return getsockname(fd, pointer, &length)
+        }
+    }
+    guard bound == 0 else { throw ConfigError("no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Where the built executables are: `NEOSEC_BIN_DIR`, or beside the test bundle.
+public func builtExecutable(_ name: String) -> URL {
+    if let directory = ProcessInfo.processInfo.environment["NEOSEC_BIN_DIR"], !directory.isEmpty {
+        return URL(fileURLWithPath: directory).appendingPathComponent(name)
+    }
+    let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var directory = me.deletingLastPathComponent()
+    while directory.path != "/" {
+        let candidate = directory.appendingPathComponent(name)
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        directory = directory.deletingLastPathComponent()
+    }
+    return URL(fileURLWithPath: name)
+}

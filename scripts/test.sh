@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every NeoSec test: unit, in-process router, storage (SQLite and PostgreSQL), end-to-end
+# over the built executables, and third-party interoperability (Python joserfc).
+#
+# PostgreSQL: if NEOSEC_TEST_POSTGRES_URL is unset and Debian's PostgreSQL server is installed,
+# a throwaway cluster is started on 127.0.0.1 for the run and removed afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '== %s\n' "$*"; }
+
+PG_DIR=""
+cleanup() {
+    if [ -n "$PG_DIR" ]; then
+        run_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+        rm -rf "$PG_DIR"
+    fi
+}
+trap cleanup EXIT
+
+# initdb refuses to run as root: run the cluster as the `postgres` system user when we are root.
+run_pg() {
+    if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+if [ -z "${NEOSEC_TEST_POSTGRES_URL:-}" ]; then
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+    if [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ]; then
+        PG_DIR=$(mktemp -d /tmp/neosec-pg.XXXXXX)
+        chmod 755 "$PG_DIR"
+        [ "$(id -u)" = "0" ] && chown postgres "$PG_DIR"
+        PG_PORT=$(free_port)
+        log "starting a throwaway PostgreSQL on 127.0.0.1:$PG_PORT"
+        run_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U neosec --auth=trust --locale=C.UTF-8 -E UTF8 >"$PG_DIR/initdb.log"
+        run_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+            -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c max_connections=200" start >/dev/null
+        run_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U neosec neosec_test
+        export NEOSEC_TEST_POSTGRES_URL="postgres://neosec@127.0.0.1:$PG_PORT/neosec_test?sslmode=disable"
+    else
+        log "PostgreSQL server not installed: storage tests run on SQLite only"
+    fi
+fi
+
+log "building (debug) with tests"
+swift build --build-tests
+BIN_DIR=$(swift build --show-bin-path)
+export NEOSEC_BIN_DIR="$BIN_DIR"
+
+log "swift test"
+swift test --skip-build
+
+log "interoperability tests (Python: joserfc, requests)"
+VENV="${NEOSEC_VENV:-.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r Tests/interop/requirements.txt
+"$VENV/bin/python" -m pytest -q Tests/interop
