@@ -140,6 +140,8 @@ let package = Package(
                 "NeoSecTesting", "JOSE", "Storage", "ServiceKit", "WireModels",
                 "TokenService", "AuthnService", "UMAService", "IntrospectService", "ResourceService",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/NeoSecTests",
             swiftSettings: swiftSettings

@@ -19,11 +19,9 @@ public struct TemporaryDirectory: Sendable {
 
 /// The storage backends the suite runs against: SQLite always; PostgreSQL when
 /// `NEOSEC_TEST_POSTGRES_URL` names a server (`scripts/test.sh` and `.ci/run` start one).
-public enum TestBackend: String, Sendable, CaseIterable, CustomTestStringConvertible {
+public enum TestBackend: String, Sendable, CaseIterable {
     case sqlite
     case postgres
-
-    public var testDescription: String { rawValue }
 
     public static var postgresURL: String? {
         let value = ProcessInfo.processInfo.environment["NEOSEC_TEST_POSTGRES_URL"]
@@ -49,11 +47,6 @@ public enum TestBackend: String, Sendable, CaseIterable, CustomTestStringConvert
             return try PostgresDatabase(url: url, schema: schema, maximumConnections: 4, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
     }
-}
-
-/// Test-only stand-in for the Testing module's protocol, so this library does not link Testing.
-public protocol CustomTestStringConvertible {
-    var testDescription: String { get }
 }
 
 extension ServiceConfig {

@@ -169,3 +169,4 @@ struct StorageTests {
         #expect(throws: StorageError.self) { try PostgresURL(parsing: "postgres://a@b/c?sslmode=bogus") }
     }
 }
+
