@@ -61,7 +61,7 @@ struct Up: AsyncParsableCommand {
 
         let supervisor = Supervisor()
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        print("NeoSec: starting \(ServiceName.allCases.count) services (data: \(absoluteData), store: \(postgresURL == nil ? "SQLite" : "PostgreSQL"))")
+        say("NeoSec: starting \(ServiceName.allCases.count) services (data: \(absoluteData), store: \(postgresURL == nil ? "SQLite" : "PostgreSQL"))")
         for service in ServiceName.allCases {
             try supervisor.start(service: service, executable: executable, environment: childEnvironment)
         }
@@ -93,9 +93,9 @@ struct Up: AsyncParsableCommand {
             }
             break
         }
-        print("\nNeoSec: stopping…")
+        say("\nNeoSec: stopping…")
         supervisor.stopAll()
-        print("NeoSec: all services stopped.")
+        say("NeoSec: all services stopped.")
     }
 
     static func waitUntilReady(ports: [(ServiceName, Int)], timeout: Int) async throws -> Bool {
@@ -129,7 +129,7 @@ struct Up: AsyncParsableCommand {
             "",
             "Press Ctrl-C to stop every service.",
         ]
-        print(lines.joined(separator: "\n"))
+        say(lines.joined(separator: "\n"))
     }
 }
 
@@ -214,4 +214,10 @@ enum PortProbe {
         }
         return result == 0
     }
+}
+
+/// Writes a line to standard output at once (unbuffered even when redirected to a file or pipe,
+/// so that whoever watches `neosec up` sees each line as it happens).
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
