@@ -76,7 +76,16 @@ struct Up: AsyncParsableCommand {
         for await event in supervisor.events {
             switch event {
             case .ready:
-                printBanner(ports: ports, adminToken: adminToken, dataDirectory: absoluteData)
+                let tokenPort = ports.first { $0.0 == .token }!.1
+                let fixtures: [DemoFixtures.Client]
+                do {
+                    fixtures = try await DemoFixtures.seedIfNeeded(tokenURL: "http://127.0.0.1:\(tokenPort)", adminToken: adminToken, dataDirectory: absoluteData)
+                } catch {
+                    FileHandle.standardError.write(Data("neosec up: seeding the demo fixtures failed (\(error)); stopping.\n".utf8))
+                    supervisor.stopAll()
+                    throw ExitCode(1)
+                }
+                printBanner(ports: ports, adminToken: adminToken, dataDirectory: absoluteData, fixtures: fixtures)
                 continue
             case .notReady:
                 readiness.cancel()
@@ -115,7 +124,7 @@ struct Up: AsyncParsableCommand {
         return false
     }
 
-    func printBanner(ports: [(ServiceName, Int)], adminToken: Secret, dataDirectory: String) {
+    func printBanner(ports: [(ServiceName, Int)], adminToken: Secret, dataDirectory: String, fixtures: [DemoFixtures.Client]) {
         var lines = ["", "NeoSec is up. Services:"]
         for (service, port) in ports {
             lines.append("  \(service.title.padding(toLength: 28, withPad: " ", startingAt: 0)) http://127.0.0.1:\(port)   (\(service.rawValue))")
@@ -126,6 +135,13 @@ struct Up: AsyncParsableCommand {
             "  Token JWKS:      http://127.0.0.1:\(ports.first { $0.0 == .token }!.1)/.well-known/jwks.json",
             "  Admin token:     \(adminToken.value)",
             "                   (NEOSEC_ADMIN_TOKEN; kept in \(dataDirectory)/admin.token)",
+            "",
+            "Demo clients (kept in \(dataDirectory)/fixtures.json):",
+        ]
+        for client in fixtures {
+            lines.append("  \(client.description.padding(toLength: 28, withPad: " ", startingAt: 0)) client_id=\(client.clientID)  client_secret=\(client.clientSecret ?? "(none)")")
+        }
+        lines += [
             "",
             "Press Ctrl-C to stop every service.",
         ]

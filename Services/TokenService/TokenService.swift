@@ -8,7 +8,7 @@ public import WireModels
 /// store and the token-signing keys.
 public struct TokenService: NeoSecService {
     public static let name = ServiceName.token
-    public static let migrations: [Migration] = SQLSubjectRevocationStore.migrations
+    public static let migrations: [Migration] = SQLSubjectRevocationStore.migrations + SQLClientStore.migrations + SQLTokenStore.migrations
 
     /// Token-signing key purpose; distinct from the internal-call keys of every service.
     public static let tokenKeyPurpose = "token"
@@ -17,6 +17,8 @@ public struct TokenService: NeoSecService {
 
     public let tokenKeys: KeyRing
     public let subjectRevocations: any SubjectRevocationStore
+    let clients: ClientRegistry
+    let tokens: any TokenStore
 
     public init(environment: ServiceEnvironment) async throws {
         tokenKeys = KeyRing(
@@ -29,6 +31,21 @@ public struct TokenService: NeoSecService {
         )
         try await tokenKeys.bootstrap()
         subjectRevocations = SQLSubjectRevocationStore(environment.database)
+        clients = ClientRegistry(store: SQLClientStore(environment.database), time: environment.time)
+        tokens = SQLTokenStore(environment.database)
+    }
+
+    /// The token endpoint URL (an accepted `aud` of client assertions, RFC 7523 §3).
+    static func tokenEndpointURL(_ config: ServiceConfig) -> String {
+        config.issuer.absoluteString.trimmingSuffix("/") + TokenEndpoint.path
+    }
+
+    func grantHandlers(_ environment: ServiceEnvironment) -> [String: any GrantHandler] {
+        let accessTokens = AccessTokenIssuer(issuer: environment.config.issuer.absoluteString.trimmingSuffix("/"), keys: tokenKeys, tokens: tokens, time: environment.time)
+        let handlers: [any GrantHandler] = [
+            ClientCredentialsGrant(accessTokens: accessTokens)
+        ]
+        return Dictionary(uniqueKeysWithValues: handlers.map { ($0.grantType, $0) })
     }
 
     public var readinessChecks: [ReadinessCheck] {
@@ -41,9 +58,26 @@ public struct TokenService: NeoSecService {
     }
 
     public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {
+        let config = environment.config
         JWKSEndpoint(keys: tokenKeys).register(on: router)
-        AdminKeysEndpoint(keys: tokenKeys).register(on: router.group("/admin").add(middleware: AdminAuthMiddleware(adminToken: environment.config.adminToken, realm: "neosec-admin")))
+        let authenticator = ClientAuthenticator(
+            registry: clients,
+            replay: environment.replay,
+            time: environment.time,
+            audiences: [Self.tokenEndpointURL(config), config.issuer.absoluteString.trimmingSuffix("/"), config.issuer.absoluteString],
+            realm: "neosec"
+        )
+        TokenEndpoint(authenticator: authenticator, handlers: grantHandlers(environment), bodyLimit: config.maximumBodyBytes).register(on: router)
+        let admin = router.group("/admin").add(middleware: AdminAuthMiddleware(adminToken: config.adminToken, realm: "neosec-admin"))
+        AdminKeysEndpoint(keys: tokenKeys).register(on: admin)
+        AdminClientsEndpoint(registry: clients, bodyLimit: config.maximumBodyBytes).register(on: admin)
         SubjectRevocationEndpoint(store: subjectRevocations, time: environment.time, limit: environment.config.maximumBodyBytes)
             .register(on: router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens)))
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
     }
 }

@@ -52,12 +52,30 @@ public enum JWS {
         keys: [String: VerificationKey],
         type: String
     ) async throws -> (header: JWSHeader, claims: Claims) {
+        try await verify(token, as: Claims.self, keys: keys, acceptedTypes: [type])
+    }
+
+    /// As `verify(_:as:keys:type:)`, accepting any of `acceptedTypes`; a nil entry accepts a
+    /// header without `typ` (RFC 7523 client assertions commonly omit it or say `JWT`).
+    public static func verify<Claims: JOSEClaims>(
+        _ token: String,
+        as: Claims.Type,
+        keys: [String: VerificationKey],
+        acceptedTypes: [String?]
+    ) async throws -> (header: JWSHeader, claims: Claims) {
         let header = try header(of: token)
         guard let algorithm = SigningAlgorithm(rawValue: header.alg) else { throw JOSEError.unsupportedAlgorithm }
         guard let kid = header.kid, !kid.isEmpty else { throw JOSEError.missingKeyID }
         guard let key = keys[kid] else { throw JOSEError.unknownKeyID }
         guard key.algorithm == algorithm else { throw JOSEError.algorithmMismatch }
-        guard let typ = header.typ, normalizedType(typ) == normalizedType(type) else { throw JOSEError.wrongType }
+        let typeAccepted = acceptedTypes.contains { accepted in
+            switch (accepted, header.typ) {
+            case (nil, nil): true
+            case (let accepted?, let typ?): normalizedType(typ) == normalizedType(accepted)
+            default: false
+            }
+        }
+        guard typeAccepted else { throw JOSEError.wrongType }
         guard header.crit == nil else { throw JOSEError.malformed }
         do {
             let claims = try await key.collection.verify(token, as: Claims.self)

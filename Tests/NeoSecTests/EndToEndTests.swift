@@ -133,6 +133,7 @@ struct EndToEndTests {
             let started = await ChildProcess.eventually(timeout: .seconds(30)) { up.stdout.contains("NeoSec is up") || !up.process.isRunning }
             #expect(started && up.process.isRunning, "neosec up did not come up: \(up.stdout) \(up.stderr)")
             #expect(up.stdout.contains("Admin token:"))
+            #expect(up.stdout.contains("client_id=demo-service"), "demo fixtures are seeded and printed")
             for port in ports {
                 #expect(await Self.get("http://127.0.0.1:\(port)/health/ready")?.status == 200, "port \(port)")
             }
@@ -140,6 +141,16 @@ struct EndToEndTests {
             let kids = try JSONDecoder().decode(JWKSet.self, from: Data(jwks.utf8)).keys.compactMap(\.kid)
             #expect(kids.count == 3)
             if run == 1 { firstKids = kids } else { #expect(kids == firstKids, "a second run reuses the stored keys") }
+            // The seeded service client works, with the secret printed at start-up.
+            let secret = up.stdout.split(separator: "\n").first { $0.contains("client_id=demo-service") }?
+                .split(separator: " ").first { $0.hasPrefix("client_secret=") }?.dropFirst("client_secret=".count)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(ports[0])/oauth2/token")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Basic " + Data("demo-service:\(secret ?? "")".utf8).base64EncodedString())
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: "grant_type=client_credentials"))
+            let tokenResponse = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            #expect(tokenResponse.status == .ok, "run \(run)")
 
             up.signal(SIGINT)
             #expect(await up.waitForExit(timeout: .seconds(20)) == 0, "\(up.stderr)")

@@ -110,14 +110,17 @@ public struct ServiceConfig: Sendable {
             guard let url = URL(string: text), let scheme = url.scheme, scheme == "http" || scheme == "https", url.host != nil else {
                 throw ConfigError("NEOSEC_\(peer.shortName.uppercased())_URL is not an http(s) URL")
             }
-            if mode == .production && scheme != "https" && !(url.host == "127.0.0.1" || url.host == "localhost") {
-                throw ConfigError("NEOSEC_\(peer.shortName.uppercased())_URL must use https in production")
-            }
             urls[peer] = url
         }
         let issuerText = reader.string(forKey: "neosec.issuer", default: urls[.token]!.absoluteString)
         guard let issuer = URL(string: issuerText), issuer.query == nil, issuer.fragment == nil else {
             throw ConfigError("NEOSEC_ISSUER must be a URL without query or fragment (RFC 8414 §2)")
+        }
+        // RFC 8414 §2: the issuer is an https URL. Loopback http is allowed for local runs.
+        // Service-to-service URLs may stay plain http inside a private network: what crosses
+        // them is short-lived, audience-bound and single-use.
+        if mode == .production && issuer.scheme != "https" && !(issuer.host == "127.0.0.1" || issuer.host == "localhost" || issuer.host == "::1") {
+            throw ConfigError("NEOSEC_ISSUER must use https in production")
         }
         let dataDirectory = reader.string(forKey: "neosec.data.dir", default: "./.neosec")
         let databaseURL = reader.string(forKey: "neosec.database.url", isSecret: true)

@@ -86,7 +86,7 @@ public struct FormParameters: Sendable, Equatable {
     public var names: [String] { pairs.map(\.name) }
 
     /// Percent-decoding with `+` as space, refusing malformed escapes and invalid UTF-8.
-    static func decode<S: Collection>(_ bytes: S) throws(OAuthError) -> String where S.Element == UInt8 {
+    public static func decode<S: Collection>(_ bytes: S) throws(OAuthError) -> String where S.Element == UInt8 {
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count)
         var index = bytes.startIndex

@@ -1,0 +1,100 @@
+import Foundation
+import ServiceKit
+import WireModels
+
+/// What a client registration may say (RFC 7591 §2), checked when an admin creates or updates
+/// a client. Anything the server does not support is refused with `invalid_client_metadata`
+/// (or `invalid_redirect_uri`), never silently ignored.
+enum ClientPolicy {
+    static let defaultAccessTokenLifetime = 600
+    static let maximumAccessTokenLifetime = 86_400
+    static let defaultRefreshTokenLifetime = 30 * 86_400
+
+    /// Grants this build of the token endpoint implements. A client can only be registered for these.
+    static let supportedGrantTypes: Set<String> = [GrantType.clientCredentials]
+
+    /// Validates `metadata`, fills in RFC 7591 defaults, and returns the normalized metadata.
+    static func validate(_ input: ClientMetadata) throws(OAuthError) -> ClientMetadata {
+        var metadata = input
+        let method = metadata.tokenEndpointAuthMethod ?? ClientAuthMethod.clientSecretBasic.rawValue
+        guard let authMethod = ClientAuthMethod(rawValue: method) else {
+            throw invalid("unsupported token_endpoint_auth_method")
+        }
+        metadata.tokenEndpointAuthMethod = method
+
+        let grants = metadata.grantTypes ?? ["authorization_code"]
+        guard !grants.isEmpty, Set(grants).count == grants.count else { throw invalid("grant_types must be a non-empty list without repeats") }
+        for grant in grants where !supportedGrantTypes.contains(grant) {
+            throw invalid("unsupported grant type: \(grant.prefix(64))")
+        }
+        if authMethod == .none && grants.contains(GrantType.clientCredentials) {
+            throw invalid("public clients cannot use client_credentials (RFC 6749 §4.4)")
+        }
+        metadata.grantTypes = grants
+        metadata.responseTypes = metadata.responseTypes ?? []
+
+        if authMethod == .privateKeyJWT {
+            guard let keys = metadata.jwks?.keys, !keys.isEmpty else { throw invalid("private_key_jwt needs jwks") }
+            for key in keys {
+                guard key.kid?.isEmpty == false, let alg = key.alg, ["RS256", "ES256", "EdDSA"].contains(alg) else {
+                    throw invalid("each jwks key needs a kid and alg RS256, ES256 or EdDSA")
+                }
+            }
+        }
+        if metadata.jwksURI != nil { throw invalid("jwks_uri is not supported yet; register jwks inline") }
+        if metadata.jwks != nil && metadata.jwksURI != nil { throw invalid("jwks and jwks_uri are mutually exclusive") }
+
+        if let scope = metadata.scope {
+            guard let scopes = ScopeSet.parse(scope), !scopes.isEmpty else { throw invalid("malformed scope") }
+            metadata.scope = scopes.joined(separator: " ")
+        }
+        if let format = metadata.accessTokenFormat {
+            guard AccessTokenFormat(rawValue: format) != nil else { throw invalid("access_token_format must be jwt or opaque") }
+        } else {
+            metadata.accessTokenFormat = AccessTokenFormat.jwt.rawValue
+        }
+        for audience in metadata.allowedAudiences ?? [] {
+            guard ResourceIndicator.isValid(audience) else { throw invalid("allowed_audiences must be absolute URIs without fragment") }
+        }
+        if let lifetime = metadata.accessTokenLifetime {
+            guard (30...maximumAccessTokenLifetime).contains(lifetime) else { throw invalid("access_token_lifetime out of range") }
+        }
+        if let lifetime = metadata.refreshTokenLifetime {
+            guard (60...(365 * 86_400)).contains(lifetime) else { throw invalid("refresh_token_lifetime out of range") }
+        }
+        for uri in [metadata.clientURI, metadata.logoURI, metadata.tosURI, metadata.policyURI].compactMap({ $0 }) {
+            guard isWebURL(uri) else { throw invalid("client_uri, logo_uri, tos_uri and policy_uri must be http(s) URLs") }
+        }
+        if let name = metadata.clientName, name.isEmpty || name.count > 200 { throw invalid("client_name must be 1 to 200 characters") }
+        if let redirects = metadata.redirectURIs, !redirects.isEmpty {
+            throw OAuthError(.invalidRedirectURI, description: "redirect_uris need the authorization endpoint, which this build does not serve yet")
+        }
+        return metadata
+    }
+
+    static func invalid(_ description: String) -> OAuthError { OAuthError(.invalidClientMetadata, description: description) }
+
+    static func isWebURL(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "https" || scheme == "http", url.host?.isEmpty == false,
+            url.fragment == nil, url.user == nil
+        else { return false }
+        return true
+    }
+}
+
+/// RFC 8707 §2: a resource indicator is an absolute URI without a fragment.
+enum ResourceIndicator {
+    static func isValid(_ text: String) -> Bool {
+        guard text.utf8.count <= 2048, let components = URLComponents(string: text), let scheme = components.scheme, !scheme.isEmpty,
+            components.fragment == nil, text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+        else { return false }
+        return components.host != nil || scheme == "urn"
+    }
+}
+
+/// Grant type identifiers.
+enum GrantType {
+    static let authorizationCode = "authorization_code"
+    static let clientCredentials = "client_credentials"
+    static let refreshToken = "refresh_token"
+}

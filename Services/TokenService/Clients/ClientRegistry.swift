@@ -1,0 +1,130 @@
+import Foundation
+import JOSE
+import ServiceKit
+import Storage
+import Synchronization
+import WireModels
+
+/// The Token Service's view of its clients: validated, cached briefly (so that a change made on
+/// another replica applies within `cacheLifetime`), and created with server-generated secrets.
+final class ClientRegistry: Sendable {
+    let store: any ClientStore
+    let time: any TimeSource
+    let cacheLifetime: Int64
+    private let cache = Mutex<[String: (client: RegisteredClient, loadedAt: Int64)]>([:])
+
+    init(store: any ClientStore, time: any TimeSource, cacheLifetime: Int64 = 5) {
+        self.store = store
+        self.time = time
+        self.cacheLifetime = cacheLifetime
+    }
+
+    /// The client, or nil when unknown.
+    func client(_ id: String) async throws -> RegisteredClient? {
+        let now = time.epochSeconds
+        if let entry = cache.withLock({ $0[id] }), now - entry.loadedAt < cacheLifetime {
+            return entry.client
+        }
+        guard let stored = try await store.find(clientID: id) else {
+            cache.withLock { _ = $0.removeValue(forKey: id) }
+            return nil
+        }
+        let client = try await RegisteredClient(stored: stored)
+        cache.withLock { $0[id] = (client, now) }
+        return client
+    }
+
+    /// Registers a client. Confidential clients authenticating with a secret get one of 256
+    /// bits, returned here once and stored only as its SHA-256.
+    func create(_ input: ClientMetadata, clientID requested: String?) async throws -> ClientInformation {
+        let metadata = try ClientPolicy.validate(input)
+        let clientID = requested ?? RandomToken.make(bytes: 16)
+        guard Self.isValidClientID(clientID) else { throw OAuthError(.invalidClientMetadata, description: "client_id must be 3 to 64 characters of [A-Za-z0-9._-]") }
+        let secret = Self.needsSecret(metadata) ? ClientSecret.generate() : nil
+        let now = time.epochSeconds
+        let stored = StoredClient(
+            clientID: clientID, secretHash: secret.map(ClientSecret.hash), metadataJSON: try Self.encode(metadata), createdAt: now, updatedAt: now
+        )
+        guard try await store.insert(stored) else { throw OAuthError(.invalidClientMetadata, status: .conflict, description: "client_id already registered") }
+        return ClientInformation(clientID: clientID, clientSecret: secret, clientIDIssuedAt: now, clientSecretExpiresAt: secret == nil ? nil : 0, metadata: metadata)
+    }
+
+    func update(_ clientID: String, _ input: ClientMetadata) async throws -> ClientInformation? {
+        guard let existing = try await store.find(clientID: clientID) else { return nil }
+        let metadata = try ClientPolicy.validate(input)
+        // A client that now needs a secret and had none gets one; one that no longer needs it loses it.
+        var newSecret: String?
+        var secretHash: String?? = nil
+        if Self.needsSecret(metadata) && existing.secretHash == nil {
+            newSecret = ClientSecret.generate()
+            secretHash = .some(newSecret.map(ClientSecret.hash))
+        } else if !Self.needsSecret(metadata) && existing.secretHash != nil {
+            secretHash = .some(nil)
+        }
+        _ = try await store.update(clientID: clientID, metadataJSON: try Self.encode(metadata), secretHash: secretHash, at: time.epochSeconds)
+        invalidate(clientID)
+        return ClientInformation(clientID: clientID, clientSecret: newSecret, clientIDIssuedAt: existing.createdAt, clientSecretExpiresAt: nil, metadata: metadata)
+    }
+
+    func rotateSecret(_ clientID: String) async throws -> ClientInformation? {
+        guard let existing = try await store.find(clientID: clientID) else { return nil }
+        let client = try await RegisteredClient(stored: existing)
+        guard Self.needsSecret(client.metadata) else { throw OAuthError.invalidRequest("this client does not authenticate with a secret") }
+        let secret = ClientSecret.generate()
+        _ = try await store.update(clientID: clientID, metadataJSON: existing.metadataJSON, secretHash: .some(ClientSecret.hash(secret)), at: time.epochSeconds)
+        invalidate(clientID)
+        return ClientInformation(clientID: clientID, clientSecret: secret, clientIDIssuedAt: existing.createdAt, clientSecretExpiresAt: 0, metadata: client.metadata)
+    }
+
+    func delete(_ clientID: String) async throws -> Bool {
+        defer { invalidate(clientID) }
+        return try await store.delete(clientID: clientID)
+    }
+
+    func list() async throws -> [ClientInformation] {
+        var result: [ClientInformation] = []
+        for stored in try await store.list() {
+            let client = try await RegisteredClient(stored: stored)
+            result.append(ClientInformation(clientID: stored.clientID, clientSecret: nil, clientIDIssuedAt: stored.createdAt, clientSecretExpiresAt: nil, metadata: client.metadata))
+        }
+        return result
+    }
+
+    func information(_ clientID: String) async throws -> ClientInformation? {
+        guard let stored = try await store.find(clientID: clientID) else { return nil }
+        let client = try await RegisteredClient(stored: stored)
+        return ClientInformation(clientID: stored.clientID, clientSecret: nil, clientIDIssuedAt: stored.createdAt, clientSecretExpiresAt: nil, metadata: client.metadata)
+    }
+
+    func invalidate(_ clientID: String) { cache.withLock { _ = $0.removeValue(forKey: clientID) } }
+
+    static func needsSecret(_ metadata: ClientMetadata) -> Bool {
+        let method = metadata.tokenEndpointAuthMethod
+        return method == ClientAuthMethod.clientSecretBasic.rawValue || method == ClientAuthMethod.clientSecretPost.rawValue
+    }
+
+    static func isValidClientID(_ id: String) -> Bool {
+        (3...64).contains(id.utf8.count)
+            && id.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 46 || $0 == 95 }
+    }
+
+    static func encode(_ metadata: ClientMetadata) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(metadata), as: UTF8.self)
+    }
+}
+
+/// Client secrets: `neo_cs_` and 256 random bits; stored as SHA-256 (a password hash would only
+/// slow the token endpoint down: there is nothing to brute-force in 256 random bits).
+enum ClientSecret {
+    static let prefix = "neo_cs_"
+
+    static func generate() -> String { prefix + RandomToken.make(bytes: 32) }
+
+    static func hash(_ secret: String) -> String { CredentialHash.hex(secret) }
+
+    static func matches(_ presented: String, hash: String) -> Bool {
+        ConstantTime.equals(Array(CredentialHash.hex(presented).utf8), Array(hash.utf8))
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import JOSE
+import ServiceKit
+import Storage
+import WireModels
+
+/// RFC 6749 §2.3 / OpenID Connect Core §9 client authentication methods.
+enum ClientAuthMethod: String, Sendable, CaseIterable {
+    case clientSecretBasic = "client_secret_basic"
+    case clientSecretPost = "client_secret_post"
+    case privateKeyJWT = "private_key_jwt"
+    case none
+}
+
+/// Access token formats: RFC 9068 JWTs (by value) or opaque `neo_at_…` strings (by reference).
+enum AccessTokenFormat: String, Sendable {
+    case jwt
+    case opaque
+}
+
+/// A client as the token endpoint uses it: metadata validated once, defaults applied.
+struct RegisteredClient: Sendable {
+    let id: String
+    let secretHash: String?
+    let metadata: ClientMetadata
+    let authMethod: ClientAuthMethod
+    let grantTypes: Set<String>
+    let scopes: [String]
+    let accessTokenFormat: AccessTokenFormat
+    let audiences: [String]
+    let accessTokenLifetime: Int
+    let assertionKeys: [String: VerificationKey]
+
+    var isPublic: Bool { authMethod == .none }
+
+    init(stored: StoredClient) async throws {
+        let metadata: ClientMetadata
+        do {
+            metadata = try JSONDecoder().decode(ClientMetadata.self, from: Data(stored.metadataJSON.utf8))
+        } catch {
+            throw StorageError.corrupt("metadata")
+        }
+        self.id = stored.clientID
+        self.secretHash = stored.secretHash
+        self.metadata = metadata
+        self.authMethod = ClientAuthMethod(rawValue: metadata.tokenEndpointAuthMethod ?? "") ?? .clientSecretBasic
+        self.grantTypes = Set(metadata.grantTypes ?? [])
+        self.scopes = ScopeSet.parse(metadata.scope ?? "") ?? []
+        self.accessTokenFormat = AccessTokenFormat(rawValue: metadata.accessTokenFormat ?? "") ?? .jwt
+        self.audiences = metadata.allowedAudiences ?? []
+        self.accessTokenLifetime = metadata.accessTokenLifetime ?? ClientPolicy.defaultAccessTokenLifetime
+        var keys: [String: VerificationKey] = [:]
+        for jwk in metadata.jwks?.keys ?? [] {
+            if let key = try? await VerificationKey(jwk: jwk) { keys[key.kid] = key }
+        }
+        self.assertionKeys = keys
+    }
+}
+
+/// Scope strings (RFC 6749 §3.3): space-delimited, each `1*( %x21 / %x23-5B / %x5D-7E )`.
+enum ScopeSet {
+    /// The scopes in order of first appearance, or nil when the string is malformed.
+    static func parse(_ text: String) -> [String]? {
+        var result: [String] = []
+        for token in text.split(separator: " ", omittingEmptySubsequences: true) {
+            guard token.utf8.allSatisfy({ $0 == 0x21 || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }) else { return nil }
+            let scope = String(token)
+            if !result.contains(scope) { result.append(scope) }
+        }
+        return result
+    }
+}

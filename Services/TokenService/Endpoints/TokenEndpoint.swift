@@ -1,0 +1,34 @@
+import HTTPTypes
+import Hummingbird
+import ServiceKit
+import WireModels
+
+/// `POST /oauth2/token` (RFC 6749 §3.2): authenticates the client, then hands the request to the
+/// handler of its `grant_type`. The client must be registered for that grant.
+struct TokenEndpoint {
+    static let path = "/oauth2/token"
+    /// Parameters that may legitimately repeat (RFC 8707 `resource`, RFC 8693 `audience`).
+    static let repeatable: Set<String> = ["resource", "audience"]
+
+    let authenticator: ClientAuthenticator
+    let handlers: [String: any GrantHandler]
+    let bodyLimit: Int
+
+    func register(on router: Router<NeoSecRequestContext>) {
+        router.post(RouterPath(stringLiteral: Self.path)) { request, context in
+            var request = request
+            let form = try await request.formParameters(limit: bodyLimit, repeatable: Self.repeatable)
+            let client = try await authenticator.authenticate(request, form: form)
+            let grantType = try form.require("grant_type")
+            guard let handler = handlers[grantType] else {
+                throw OAuthError(.unsupportedGrantType, description: "unsupported grant_type")
+            }
+            guard client.grantTypes.contains(grantType) else {
+                throw OAuthError(.unauthorizedClient, description: "client is not registered for this grant type")
+            }
+            let response = try await handler.handle(TokenRequest(client: client, parameters: form))
+            context.logger.info("token issued", metadata: ["grant_type": .string(grantType), "client_id": .string(client.id)])
+            return try Response.json(response, extraHeaders: [HTTPField.Name("Pragma")!: "no-cache"])
+        }
+    }
+}

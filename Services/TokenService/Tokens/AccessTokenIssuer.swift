@@ -1,0 +1,73 @@
+import Foundation
+import JOSE
+import ServiceKit
+import Storage
+import WireModels
+
+/// RFC 9068 §2.2 access token claims.
+struct AccessTokenClaims: JOSEClaims, Equatable {
+    var iss: String
+    var sub: String
+    var aud: Audience
+    var exp: Int64
+    var iat: Int64
+    var jti: String
+    var clientID: String
+    var scope: String?
+    var authTime: Int64?
+    var acr: String?
+
+    enum CodingKeys: String, CodingKey {
+        case iss, sub, aud, exp, iat, jti, scope, acr
+        case clientID = "client_id"
+        case authTime = "auth_time"
+    }
+}
+
+/// Issues access tokens in the client's format: an RFC 9068 JWT (`typ: at+jwt`, signed with the
+/// active RS256 key, as RFC 9068 §2.1 expects every resource server to support) or an opaque
+/// `neo_at_` string whose SHA-256 is stored with its claims.
+struct AccessTokenIssuer: Sendable {
+    static let jwtType = "at+jwt"
+    static let opaquePrefix = "neo_at_"
+
+    let issuer: String
+    let keys: KeyRing
+    let tokens: any TokenStore
+    let time: any TimeSource
+
+    struct Issued: Sendable {
+        var token: String
+        var expiresIn: Int
+    }
+
+    func issue(client: RegisteredClient, subject: String, scopes: [String], audiences: [String], authTime: Int64? = nil, acr: String? = nil) async throws -> Issued {
+        let now = time.epochSeconds
+        let lifetime = client.accessTokenLifetime
+        let jti = RandomToken.make(bytes: 16)
+        let scope = scopes.isEmpty ? nil : scopes.joined(separator: " ")
+        switch client.accessTokenFormat {
+        case .jwt:
+            let claims = AccessTokenClaims(
+                iss: issuer, sub: subject, aud: Audience(audiences), exp: now + Int64(lifetime), iat: now, jti: jti,
+                clientID: client.id, scope: scope, authTime: authTime, acr: acr
+            )
+            try await keys.refreshIfStale()
+            let token = try await keys.signingKey(.rs256).sign(claims, type: Self.jwtType)
+            return Issued(token: token, expiresIn: lifetime)
+        case .opaque:
+            let token = Self.opaquePrefix + RandomToken.make(bytes: 32)
+            var extra: [String: Any] = ["jti": jti]
+            if let authTime { extra["auth_time"] = authTime }
+            if let acr { extra["acr"] = acr }
+            let claimsJSON = String(decoding: try JSONSerialization.data(withJSONObject: extra, options: [.sortedKeys]), as: UTF8.self)
+            try await tokens.insert(
+                IssuedToken(
+                    hash: CredentialHash.hex(token), kind: .access, clientID: client.id, subject: subject, scope: scope ?? "",
+                    audience: audiences.joined(separator: " "), issuedAt: now, expiresAt: now + Int64(lifetime), claimsJSON: claimsJSON
+                )
+            )
+            return Issued(token: token, expiresIn: lifetime)
+        }
+    }
+}

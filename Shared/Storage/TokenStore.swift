@@ -1,0 +1,128 @@
+/// A token issued by the Token Service, keyed by the SHA-256 of its opaque value (or of its
+/// `jti` for a JWT). The token itself is never stored.
+public struct IssuedToken: Sendable, Equatable {
+    public enum Kind: String, Sendable { case access, refresh }
+
+    public var hash: String
+    public var kind: Kind
+    public var clientID: String
+    /// Subject: the user, or the client itself for client credentials.
+    public var subject: String
+    public var scope: String
+    /// Space-separated audiences (resource indicators).
+    public var audience: String
+    public var issuedAt: Int64
+    public var expiresAt: Int64
+    public var revoked: Bool
+    /// Refresh-token family, so that reuse of a rotated token revokes every member.
+    public var familyID: String?
+    /// The token (hash) this one was issued from: a code, a refresh token, a subject token.
+    public var parentHash: String?
+    /// Extra claims as JSON (`cnf`, `act`, `permissions`, `auth_time`, `acr` …) for introspection.
+    public var claimsJSON: String?
+
+    public init(
+        hash: String, kind: Kind, clientID: String, subject: String, scope: String, audience: String,
+        issuedAt: Int64, expiresAt: Int64, revoked: Bool = false, familyID: String? = nil, parentHash: String? = nil, claimsJSON: String? = nil
+    ) {
+        self.hash = hash
+        self.kind = kind
+        self.clientID = clientID
+        self.subject = subject
+        self.scope = scope
+        self.audience = audience
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.revoked = revoked
+        self.familyID = familyID
+        self.parentHash = parentHash
+        self.claimsJSON = claimsJSON
+    }
+}
+
+/// Issued access and refresh tokens.
+public protocol TokenStore: Sendable {
+    func insert(_ token: IssuedToken) async throws
+    func find(hash: String) async throws -> IssuedToken?
+    /// Marks the token revoked if it belongs to `clientID`; false when unknown or another client's.
+    func revoke(hash: String, clientID: String) async throws -> Bool
+    /// Deletes tokens expired before `now`; returns how many.
+    func purgeExpired(now: Int64) async throws -> Int
+}
+
+public struct SQLTokenStore: TokenStore {
+    let db: any SQLDatabase
+
+    public init(_ db: any SQLDatabase) { self.db = db }
+
+    public static let migrations: [Migration] = [
+        Migration(id: "tokens-001") { m in
+            [
+                """
+                CREATE TABLE \(m.table("issued_tokens")) (
+                    hash TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+                    client_id TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    scope TEXT NOT NULL,
+                    audience TEXT NOT NULL,
+                    issued_at \(m.integer) NOT NULL,
+                    expires_at \(m.integer) NOT NULL,
+                    revoked \(m.integer) NOT NULL DEFAULT 0,
+                    family_id TEXT,
+                    parent_hash TEXT,
+                    claims TEXT
+                )
+                """,
+                "CREATE INDEX issued_tokens_expiry ON \(m.table("issued_tokens")) (expires_at)",
+                "CREATE INDEX issued_tokens_family ON \(m.table("issued_tokens")) (family_id)",
+                "CREATE INDEX issued_tokens_parent ON \(m.table("issued_tokens")) (parent_hash)",
+                "CREATE INDEX issued_tokens_subject ON \(m.table("issued_tokens")) (subject, client_id)",
+            ]
+        }
+    ]
+
+    public func insert(_ token: IssuedToken) async throws {
+        try await db.execute(
+            """
+            INSERT INTO \(db.table("issued_tokens"))
+                (hash, kind, client_id, subject, scope, audience, issued_at, expires_at, revoked, family_id, parent_hash, claims)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(token.hash), .text(token.kind.rawValue), .text(token.clientID), .text(token.subject), .text(token.scope),
+                .text(token.audience), .integer(token.issuedAt), .integer(token.expiresAt), .integer(token.revoked ? 1 : 0),
+                .optionalText(token.familyID), .optionalText(token.parentHash), .optionalText(token.claimsJSON),
+            ]
+        )
+    }
+
+    public func find(hash: String) async throws -> IssuedToken? {
+        let rows = try await db.query(
+            """
+            SELECT hash, kind, client_id, subject, scope, audience, issued_at, expires_at, revoked, family_id, parent_hash, claims
+            FROM \(db.table("issued_tokens")) WHERE hash = ?
+            """,
+            [.text(hash)]
+        )
+        guard let row = rows.first else { return nil }
+        guard let kind = IssuedToken.Kind(rawValue: try row.text("kind")) else { throw StorageError.corrupt("kind") }
+        return IssuedToken(
+            hash: try row.text("hash"), kind: kind, clientID: try row.text("client_id"), subject: try row.text("subject"),
+            scope: try row.text("scope"), audience: try row.text("audience"), issuedAt: try row.integer("issued_at"),
+            expiresAt: try row.integer("expires_at"), revoked: try row.integer("revoked") != 0, familyID: try row.optionalText("family_id"),
+            parentHash: try row.optionalText("parent_hash"), claimsJSON: try row.optionalText("claims")
+        )
+    }
+
+    public func revoke(hash: String, clientID: String) async throws -> Bool {
+        !(try await db.query(
+            "UPDATE \(db.table("issued_tokens")) SET revoked = 1 WHERE hash = ? AND client_id = ? RETURNING hash",
+            [.text(hash), .text(clientID)]
+        ).isEmpty)
+    }
+
+    public func purgeExpired(now: Int64) async throws -> Int {
+        try await db.query("DELETE FROM \(db.table("issued_tokens")) WHERE expires_at < ? RETURNING hash", [.integer(now)]).count
+    }
+}

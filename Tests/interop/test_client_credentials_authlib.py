@@ -1,0 +1,84 @@
+"""Client credentials at the Token Service, driven by Authlib (a client nobody here wrote)."""
+import time
+import uuid
+
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+
+RESOURCE = "http://127.0.0.1:9004"
+
+
+def register(suite, metadata):
+    response = requests.post(
+        suite["urls"]["token"] + "/admin/clients",
+        json=metadata,
+        headers={"Authorization": "Bearer " + suite["admin_token"]},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def jwks(suite):
+    return KeySet.import_key_set(requests.get(suite["urls"]["token"] + "/.well-known/jwks.json", timeout=5).json())
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+def test_client_credentials_with_authlib(suite, method):
+    client = register(suite, {
+        "client_name": "authlib " + method,
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": method,
+        "scope": "reports:read reports:write",
+        "allowed_audiences": [RESOURCE],
+    })
+    session = OAuth2Session(client["client_id"], client["client_secret"], scope="reports:read", token_endpoint_auth_method=method)
+    token = session.fetch_token(suite["urls"]["token"] + "/oauth2/token", grant_type="client_credentials")
+    assert token["token_type"] == "Bearer"
+    assert token["scope"] == "reports:read"
+    claims = jwt.decode(token["access_token"], jwks(suite), algorithms=["RS256"])
+    assert claims.header["typ"] == "at+jwt"
+    assert claims.claims["client_id"] == client["client_id"]
+    assert claims.claims["aud"] == RESOURCE
+    assert claims.claims["iss"] == suite["urls"]["token"]
+
+
+def test_wrong_secret_is_invalid_client(suite):
+    client = register(suite, {"grant_types": ["client_credentials"], "scope": "a", "allowed_audiences": [RESOURCE]})
+    session = OAuth2Session(client["client_id"], client["client_secret"] + "x")
+    with pytest.raises(Exception) as failure:
+        session.fetch_token(suite["urls"]["token"] + "/oauth2/token", grant_type="client_credentials")
+    assert "invalid_client" in str(failure.value)
+
+
+def test_private_key_jwt_with_authlib(suite):
+    key = ECKey.generate_key("P-256", parameters={"kid": "authlib-" + uuid.uuid4().hex[:8], "alg": "ES256"})
+    client = register(suite, {
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": {"keys": [key.as_dict(private=False)]},
+        "scope": "a",
+        "allowed_audiences": [RESOURCE],
+    })
+    token_url = suite["urls"]["token"] + "/oauth2/token"
+    session = OAuth2Session(client["client_id"], key.as_dict(private=True), token_endpoint_auth_method=PrivateKeyJWT(token_url, alg="ES256"))
+    session.register_client_auth_method(PrivateKeyJWT(token_url, alg="ES256"))
+    token = session.fetch_token(token_url, grant_type="client_credentials")
+    assert token["access_token"]
+
+
+def test_opaque_tokens_are_prefixed(suite):
+    client = register(suite, {"grant_types": ["client_credentials"], "scope": "a", "access_token_format": "opaque", "allowed_audiences": [RESOURCE]})
+    response = requests.post(
+        suite["urls"]["token"] + "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=5,
+    )
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.json()["access_token"].startswith("neo_at_")
