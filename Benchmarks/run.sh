@@ -29,10 +29,11 @@ for _ in $(seq 1 100); do curl -fsS "$BASE/health/ready" >/dev/null 2>&1 && brea
 
 register() {
     curl -fsS -X POST "$BASE/admin/clients" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-        -d "{\"grant_types\":[\"client_credentials\"],\"scope\":\"bench\",\"allowed_audiences\":[\"http://127.0.0.1:9004\"],\"access_token_format\":\"$1\"}"
+        -d "{\"grant_types\":[\"client_credentials\"],\"scope\":\"bench\",\"allowed_audiences\":[\"http://127.0.0.1:9004\"],\"access_token_format\":\"$1\",\"access_token_signing_alg\":\"${2:-ES256}\"}"
 }
 basic() { python3 -c 'import json,sys,base64; c=json.load(sys.stdin); print("Basic "+base64.b64encode((c["client_id"]+":"+c["client_secret"]).encode()).decode())'; }
-JWT_AUTH=$(register jwt | basic)
+JWT_AUTH=$(register jwt ES256 | basic)
+RSA_AUTH=$(register jwt RS256 | basic)
 OPAQUE_AUTH=$(register opaque | basic)
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency, keep-alive, loopback"
@@ -43,5 +44,6 @@ run() {
         | grep -E 'Requests/sec|^ +50%|^ +99%|non-2xx|Latency  '
 }
 run "no-op route (GET /health/live)" noop.lua /health/live
-run "client_credentials, JWT access token (RS256)" client_credentials.lua /oauth2/token "$JWT_AUTH"
+run "client_credentials, JWT access token (ES256, the default)" client_credentials.lua /oauth2/token "$JWT_AUTH"
+run "client_credentials, JWT access token (RS256)" client_credentials.lua /oauth2/token "$RSA_AUTH"
 run "client_credentials, opaque access token (stored hash, SQLite synchronous=FULL)" client_credentials.lua /oauth2/token "$OPAQUE_AUTH"

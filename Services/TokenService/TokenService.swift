@@ -67,7 +67,9 @@ public struct TokenService: NeoSecService {
             audiences: [Self.tokenEndpointURL(config), config.issuer.absoluteString.trimmingSuffix("/"), config.issuer.absoluteString],
             realm: "neosec"
         )
-        TokenEndpoint(authenticator: authenticator, handlers: grantHandlers(environment), bodyLimit: config.maximumBodyBytes).register(on: router)
+        let handlers = grantHandlers(environment)
+        TokenEndpoint(authenticator: authenticator, handlers: handlers, bodyLimit: config.maximumBodyBytes).register(on: router)
+        DiscoveryEndpoint(issuer: config.issuer.absoluteString.trimmingSuffix("/"), grantTypes: Array(handlers.keys)).register(on: router)
         let admin = router.group("/admin").add(middleware: AdminAuthMiddleware(adminToken: config.adminToken, realm: "neosec-admin"))
         AdminKeysEndpoint(keys: tokenKeys).register(on: admin)
         AdminClientsEndpoint(registry: clients, bodyLimit: config.maximumBodyBytes).register(on: admin)

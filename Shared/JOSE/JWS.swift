@@ -41,6 +41,16 @@ public enum JWS {
         }
     }
 
+    /// A string claim read from the payload WITHOUT verifying anything: only for choosing which
+    /// keys to verify with (the caller, the client), never for a decision.
+    public static func unverifiedStringClaim(_ name: String, of token: String) -> String? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard token.utf8.count <= maximumLength, parts.count == 3, let payload = Base64URL.decode(parts[1]),
+            let object = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
+        else { return nil }
+        return object[name] as? String
+    }
+
     /// Verifies `token` and decodes its claims.
     /// - Parameters:
     ///   - keys: the candidate keys, by `kid`.

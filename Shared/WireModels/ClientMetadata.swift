@@ -20,6 +20,9 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
     public var idTokenSignedResponseAlg: String?
     /// NeoSec: `jwt` (RFC 9068) or `opaque` (`neo_at_…`, by reference). Default `jwt`.
     public var accessTokenFormat: String?
+    /// NeoSec: JWS algorithm of JWT access tokens: `ES256` (default), `RS256` or `EdDSA`. RFC 9068
+    /// §2.1 requires every party to support RS256, not to use it; ES256 signs ~20× faster.
+    public var accessTokenSigningAlg: String?
     /// NeoSec: resource indicators (RFC 8707) this client may ask tokens for; the first is the
     /// default audience when a request names none.
     public var allowedAudiences: [String]?
@@ -49,6 +52,7 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
         case postLogoutRedirectURIs = "post_logout_redirect_uris"
         case idTokenSignedResponseAlg = "id_token_signed_response_alg"
         case accessTokenFormat = "access_token_format"
+        case accessTokenSigningAlg = "access_token_signing_alg"
         case allowedAudiences = "allowed_audiences"
         case accessTokenLifetime = "access_token_lifetime"
         case refreshTokenLifetime = "refresh_token_lifetime"

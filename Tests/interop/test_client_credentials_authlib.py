@@ -40,7 +40,8 @@ def test_client_credentials_with_authlib(suite, method):
     token = session.fetch_token(suite["urls"]["token"] + "/oauth2/token", grant_type="client_credentials")
     assert token["token_type"] == "Bearer"
     assert token["scope"] == "reports:read"
-    claims = jwt.decode(token["access_token"], jwks(suite), algorithms=["RS256"])
+    claims = jwt.decode(token["access_token"], jwks(suite), algorithms=["ES256", "RS256", "EdDSA"])
+    assert claims.header["alg"] == "ES256"
     assert claims.header["typ"] == "at+jwt"
     assert claims.claims["client_id"] == client["client_id"]
     assert claims.claims["aud"] == RESOURCE
@@ -82,3 +83,18 @@ def test_opaque_tokens_are_prefixed(suite):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert response.json()["access_token"].startswith("neo_at_")
+
+
+def test_rfc8414_metadata_lists_only_what_is_served(suite):
+    base = suite["urls"]["token"]
+    metadata = requests.get(base + "/.well-known/oauth-authorization-server", timeout=5).json()
+    assert metadata["issuer"] == base
+    assert metadata["token_endpoint"] == base + "/oauth2/token"
+    assert metadata["grant_types_supported"] == ["client_credentials"]
+    assert "authorization_endpoint" not in metadata
+    assert set(metadata["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "private_key_jwt"}
+    jwks = requests.get(metadata["jwks_uri"], timeout=5)
+    assert jwks.status_code == 200
+    # Every advertised endpoint answers (a POST without credentials is a 4xx protocol error, not a 404).
+    probe = requests.post(metadata["token_endpoint"], data={"grant_type": "client_credentials"}, timeout=5)
+    assert probe.status_code == 401 and probe.json()["error"] == "invalid_client"

@@ -54,7 +54,7 @@ struct ClientAuthenticator: Sendable {
             guard form["client_assertion_type"] == Self.assertionType else {
                 throw OAuthError.invalidRequest("client_assertion_type must be \(Self.assertionType)")
             }
-            guard let subject = Self.unverifiedSubject(assertion) else { throw fail }
+            guard let subject = JWS.unverifiedStringClaim("sub", of: assertion) else { throw fail }
             if let formID = presented.formClientID, formID != subject { throw fail }
             clientID = subject
         } else {
@@ -129,14 +129,6 @@ struct ClientAuthenticator: Sendable {
             !claims.jti.isEmpty, claims.jti.utf8.count <= 256
         else { throw fail }
         guard try await replay.claim(scope: "client-assertion:\(client.id)", id: claims.jti, expiresAt: claims.exp, now: now) else { throw fail }
-    }
-
-    static func unverifiedSubject(_ token: String) -> String? {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard token.utf8.count <= JWS.maximumLength, parts.count == 3, let payload = Base64URL.decode(parts[1]),
-            let object = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
-        else { return nil }
-        return object["sub"] as? String
     }
 }
 

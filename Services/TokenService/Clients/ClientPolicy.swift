@@ -1,4 +1,5 @@
 import Foundation
+import JOSE
 import ServiceKit
 import WireModels
 
@@ -9,6 +10,7 @@ enum ClientPolicy {
     static let defaultAccessTokenLifetime = 600
     static let maximumAccessTokenLifetime = 86_400
     static let defaultRefreshTokenLifetime = 30 * 86_400
+    static let defaultAccessTokenAlgorithm = SigningAlgorithm.es256
 
     /// Grants this build of the token endpoint implements. A client can only be registered for these.
     static let supportedGrantTypes: Set<String> = [GrantType.clientCredentials]
@@ -52,6 +54,11 @@ enum ClientPolicy {
             guard AccessTokenFormat(rawValue: format) != nil else { throw invalid("access_token_format must be jwt or opaque") }
         } else {
             metadata.accessTokenFormat = AccessTokenFormat.jwt.rawValue
+        }
+        if let alg = metadata.accessTokenSigningAlg {
+            guard SigningAlgorithm(rawValue: alg) != nil else { throw invalid("access_token_signing_alg must be ES256, RS256 or EdDSA") }
+        } else {
+            metadata.accessTokenSigningAlg = defaultAccessTokenAlgorithm.rawValue
         }
         for audience in metadata.allowedAudiences ?? [] {
             guard ResourceIndicator.isValid(audience) else { throw invalid("allowed_audiences must be absolute URIs without fragment") }

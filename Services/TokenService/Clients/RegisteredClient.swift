@@ -27,6 +27,7 @@ struct RegisteredClient: Sendable {
     let grantTypes: Set<String>
     let scopes: [String]
     let accessTokenFormat: AccessTokenFormat
+    let accessTokenAlgorithm: SigningAlgorithm
     let audiences: [String]
     let accessTokenLifetime: Int
     let assertionKeys: [String: VerificationKey]
@@ -47,6 +48,7 @@ struct RegisteredClient: Sendable {
         self.grantTypes = Set(metadata.grantTypes ?? [])
         self.scopes = ScopeSet.parse(metadata.scope ?? "") ?? []
         self.accessTokenFormat = AccessTokenFormat(rawValue: metadata.accessTokenFormat ?? "") ?? .jwt
+        self.accessTokenAlgorithm = SigningAlgorithm(rawValue: metadata.accessTokenSigningAlg ?? "") ?? ClientPolicy.defaultAccessTokenAlgorithm
         self.audiences = metadata.allowedAudiences ?? []
         self.accessTokenLifetime = metadata.accessTokenLifetime ?? ClientPolicy.defaultAccessTokenLifetime
         var keys: [String: VerificationKey] = [:]

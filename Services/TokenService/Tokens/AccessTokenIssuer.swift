@@ -25,7 +25,7 @@ struct AccessTokenClaims: JOSEClaims, Equatable {
 }
 
 /// Issues access tokens in the client's format: an RFC 9068 JWT (`typ: at+jwt`, signed with the
-/// active RS256 key, as RFC 9068 §2.1 expects every resource server to support) or an opaque
+/// client's `access_token_signing_alg`, ES256 unless it registered RS256 or EdDSA) or an opaque
 /// `neo_at_` string whose SHA-256 is stored with its claims.
 struct AccessTokenIssuer: Sendable {
     static let jwtType = "at+jwt"
@@ -53,7 +53,7 @@ struct AccessTokenIssuer: Sendable {
                 clientID: client.id, scope: scope, authTime: authTime, acr: acr
             )
             try await keys.refreshIfStale()
-            let token = try await keys.signingKey(.rs256).sign(claims, type: Self.jwtType)
+            let token = try await keys.signingKey(client.accessTokenAlgorithm).sign(claims, type: Self.jwtType)
             return Issued(token: token, expiresIn: lifetime)
         case .opaque:
             let token = Self.opaquePrefix + RandomToken.make(bytes: 32)

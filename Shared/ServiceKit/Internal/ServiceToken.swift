@@ -91,7 +91,7 @@ public struct ServiceTokenVerifier: Sendable {
     public func verify(_ token: String) async throws(Rejection) -> ServiceName {
         // Read the claimed caller first, so that a caller outside the allow-list costs nothing:
         // no key fetch, no signature check, no replay-store write.
-        guard let unverified = Self.unverifiedIssuer(token), let caller = ServiceName(rawValue: unverified) else { throw .malformed }
+        guard let unverified = JWS.unverifiedStringClaim("iss", of: token), let caller = ServiceName(rawValue: unverified) else { throw .malformed }
         guard allowedCallers.contains(caller) else { throw .callerNotAllowed }
         let header: JWSHeader
         do { header = try JWS.header(of: token) } catch { throw .malformed }
@@ -125,15 +125,6 @@ public struct ServiceTokenVerifier: Sendable {
             throw .keysUnavailable
         }
         return caller
-    }
-
-    private static func unverifiedIssuer(_ token: String) -> String? {
-        guard token.utf8.count <= JWS.maximumLength else { return nil }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let payload = Base64URL.decode(parts[1]),
-            let object = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
-        else { return nil }
-        return object["iss"] as? String
     }
 }
 
