@@ -69,6 +69,8 @@ public struct TokenService: NeoSecService {
         )
         let handlers = grantHandlers(environment)
         TokenEndpoint(authenticator: authenticator, handlers: handlers, bodyLimit: config.maximumBodyBytes).register(on: router)
+        RevocationEndpoint(authenticator: authenticator, tokens: tokens, keys: tokenKeys, time: environment.time, bodyLimit: config.maximumBodyBytes)
+            .register(on: router)
         DiscoveryEndpoint(issuer: config.issuer.absoluteString.trimmingSuffix("/"), grantTypes: Array(handlers.keys)).register(on: router)
         let admin = router.group("/admin").add(middleware: AdminAuthMiddleware(adminToken: config.adminToken, realm: "neosec-admin"))
         AdminKeysEndpoint(keys: tokenKeys).register(on: admin)

@@ -46,6 +46,8 @@ public protocol TokenStore: Sendable {
     func find(hash: String) async throws -> IssuedToken?
     /// Marks the token revoked if it belongs to `clientID`; false when unknown or another client's.
     func revoke(hash: String, clientID: String) async throws -> Bool
+    /// Records a revoked JWT, keyed by `CredentialHash.hex("jti:" + jti)`; idempotent.
+    func recordRevokedJWT(_ token: IssuedToken) async throws
     /// Deletes tokens expired before `now`; returns how many.
     func purgeExpired(now: Int64) async throws -> Int
 }
@@ -120,6 +122,21 @@ public struct SQLTokenStore: TokenStore {
             "UPDATE \(db.table("issued_tokens")) SET revoked = 1 WHERE hash = ? AND client_id = ? RETURNING hash",
             [.text(hash), .text(clientID)]
         ).isEmpty)
+    }
+
+    public func recordRevokedJWT(_ token: IssuedToken) async throws {
+        try await db.execute(
+            """
+            INSERT INTO \(db.table("issued_tokens"))
+                (hash, kind, client_id, subject, scope, audience, issued_at, expires_at, revoked)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+            ON CONFLICT (hash) DO UPDATE SET revoked = 1
+            """,
+            [
+                .text(token.hash), .text(token.kind.rawValue), .text(token.clientID), .text(token.subject), .text(token.scope),
+                .text(token.audience), .integer(token.issuedAt), .integer(token.expiresAt),
+            ]
+        )
     }
 
     public func purgeExpired(now: Int64) async throws -> Int {

@@ -345,3 +345,73 @@ enum HMACSHA256 {
         Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
     }
 }
+
+@Suite("Revocation (RFC 7009)")
+struct RevocationTests {
+    func run(_ test: @escaping @Sendable (TokenEndpointTests.Context) async throws -> Void) async throws {
+        try await TokenEndpointTests().run(test)
+    }
+
+    func revoke(_ c: TokenEndpointTests.Context, _ form: String, auth: HTTPFields) async throws -> (HTTPResponse.Status, String) {
+        var headers = auth
+        headers[.contentType] = "application/x-www-form-urlencoded"
+        return try await c.client.execute(uri: "/oauth2/revoke", method: .post, headers: headers, body: ByteBuffer(string: form)) {
+            ($0.status, String(buffer: $0.body))
+        }
+    }
+
+    static let opaqueClient = #"{"grant_types":["client_credentials"],"scope":"a","access_token_format":"opaque","allowed_audiences":["http://127.0.0.1:9004"]}"#
+
+    @Test func revokesOnlyTheOwnersOpaqueToken() async throws {
+        try await run { c in
+            let (id, secret) = try await c.register(Self.opaqueClient)
+            let (otherID, otherSecret) = try await c.register(Self.opaqueClient)
+            let token = try await c.token("grant_type=client_credentials", headers: TokenEndpointTests.basic(id, secret!)).1["access_token"] as! String
+            let store = SQLTokenStore(c.environment.database)
+            // Another client: 200, nothing changes.
+            #expect(try await revoke(c, "token=\(token)", auth: TokenEndpointTests.basic(otherID, otherSecret!)).0 == .ok)
+            #expect(try await store.find(hash: CredentialHash.hex(token))?.revoked == false)
+            // The owner: 200, revoked.
+            #expect(try await revoke(c, "token=\(token)&token_type_hint=access_token", auth: TokenEndpointTests.basic(id, secret!)).0 == .ok)
+            #expect(try await store.find(hash: CredentialHash.hex(token))?.revoked == true)
+            // Unknown tokens and unknown hints: still 200 (RFC 7009 §2.2).
+            #expect(try await revoke(c, "token=neo_at_unknown&token_type_hint=weird", auth: TokenEndpointTests.basic(id, secret!)).0 == .ok)
+        }
+    }
+
+    @Test func revokesAJWTByItsJTI() async throws {
+        try await run { c in
+            let (id, secret) = try await c.register(TokenEndpointTests.serviceClient)
+            let token = try await c.token("grant_type=client_credentials", headers: TokenEndpointTests.basic(id, secret!)).1["access_token"] as! String
+            #expect(try await revoke(c, "token=\(token)", auth: TokenEndpointTests.basic(id, secret!)).0 == .ok)
+            let claims = try await c.verifiedClaims(token)
+            let row = try await SQLTokenStore(c.environment.database).find(hash: CredentialHash.hex("jti:" + (claims["jti"] as! String)))
+            #expect(row?.revoked == true)
+            #expect(row?.clientID == id)
+        }
+    }
+
+    @Test func requiresClientAuthenticationAndAToken() async throws {
+        try await run { c in
+            let (id, secret) = try await c.register(TokenEndpointTests.serviceClient)
+            let (unauthenticated, body) = try await revoke(c, "token=abc", auth: [:])
+            #expect(unauthenticated == .unauthorized)
+            #expect(body.contains("invalid_client"))
+            let (missing, missingBody) = try await revoke(c, "token_type_hint=access_token", auth: TokenEndpointTests.basic(id, secret!))
+            #expect(missing == .badRequest)
+            #expect(missingBody.contains("invalid_request"))
+        }
+    }
+
+    @Test func storageFailureIsNeverA200() async throws {
+        try await run { c in
+            let (id, secret) = try await c.register(Self.opaqueClient)
+            let token = try await c.token("grant_type=client_credentials", headers: TokenEndpointTests.basic(id, secret!)).1["access_token"] as! String
+            // The client stays cached; the store goes away.
+            try await c.environment.database.close()
+            let (status, body) = try await revoke(c, "token=\(token)", auth: TokenEndpointTests.basic(id, secret!))
+            #expect(status == .serviceUnavailable)
+            #expect(body.contains("temporarily_unavailable"))
+        }
+    }
+}

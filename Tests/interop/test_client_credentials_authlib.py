@@ -98,3 +98,14 @@ def test_rfc8414_metadata_lists_only_what_is_served(suite):
     # Every advertised endpoint answers (a POST without credentials is a 4xx protocol error, not a 404).
     probe = requests.post(metadata["token_endpoint"], data={"grant_type": "client_credentials"}, timeout=5)
     assert probe.status_code == 401 and probe.json()["error"] == "invalid_client"
+
+
+def test_revocation_with_authlib(suite):
+    client = register(suite, {"grant_types": ["client_credentials"], "scope": "a", "access_token_format": "opaque", "allowed_audiences": [RESOURCE]})
+    session = OAuth2Session(client["client_id"], client["client_secret"])
+    base = suite["urls"]["token"]
+    token = session.fetch_token(base + "/oauth2/token", grant_type="client_credentials")
+    response = session.revoke_token(base + "/oauth2/revoke", token["access_token"], token_type_hint="access_token")
+    assert response.status_code == 200
+    metadata = requests.get(base + "/.well-known/oauth-authorization-server", timeout=5).json()
+    assert metadata["revocation_endpoint"] == base + "/oauth2/revoke"

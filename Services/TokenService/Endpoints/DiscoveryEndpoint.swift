@@ -21,6 +21,8 @@ struct DiscoveryEndpoint {
         var responseTypesSupported: [String]
         var tokenEndpointAuthMethodsSupported: [String]
         var tokenEndpointAuthSigningAlgValuesSupported: [String]
+        var revocationEndpoint: String
+        var revocationEndpointAuthMethodsSupported: [String]
 
         enum CodingKeys: String, CodingKey {
             case issuer
@@ -30,10 +32,13 @@ struct DiscoveryEndpoint {
             case responseTypesSupported = "response_types_supported"
             case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
             case tokenEndpointAuthSigningAlgValuesSupported = "token_endpoint_auth_signing_alg_values_supported"
+            case revocationEndpoint = "revocation_endpoint"
+            case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
         }
     }
 
     func register(on router: Router<NeoSecRequestContext>) {
+        let authMethods = ClientAuthMethod.allCases.filter { $0 != .none }.map(\.rawValue)
         let metadata = Metadata(
             issuer: issuer,
             tokenEndpoint: issuer + TokenEndpoint.path,
@@ -42,8 +47,10 @@ struct DiscoveryEndpoint {
             // No authorization endpoint yet, so no response type (RFC 8414 §2 still requires the member).
             responseTypesSupported: [],
             // `none` only matters to public clients, which no grant served today admits.
-            tokenEndpointAuthMethodsSupported: ClientAuthMethod.allCases.filter { $0 != .none }.map(\.rawValue),
-            tokenEndpointAuthSigningAlgValuesSupported: SigningAlgorithm.allCases.map(\.rawValue)
+            tokenEndpointAuthMethodsSupported: authMethods,
+            tokenEndpointAuthSigningAlgValuesSupported: SigningAlgorithm.allCases.map(\.rawValue),
+            revocationEndpoint: issuer + RevocationEndpoint.path,
+            revocationEndpointAuthMethodsSupported: authMethods
         )
         router.get(RouterPath(stringLiteral: Self.path)) { _, _ in
             try Response.json(metadata, cacheControl: "public, max-age=3600")

@@ -212,10 +212,7 @@ public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConver
 
     public func matches(_ candidate: String) -> Bool { ConstantTime.equals(value, candidate) }
 
-    static func randomBytes(_ count: Int) -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-    }
+    static func randomBytes(_ count: Int) -> [UInt8] { RandomToken.randomBytes(count) }
 
     /// Reads the secret in `path`, or creates it (mode 0600, created exclusively so two
     /// processes starting together agree on one value).

@@ -131,7 +131,17 @@ public struct ServiceTokenVerifier: Sendable {
 /// Cryptographically random URL-safe strings, for identifiers and credentials.
 public enum RandomToken {
     public static func make(bytes count: Int) -> String {
+        Base64URL.encode(randomBytes(count))
+    }
+
+    /// `count` bytes from the system CSPRNG, eight at a time (one `getrandom` per word, not per byte).
+    public static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        return Base64URL.encode((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 8)
+        while bytes.count < count {
+            withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
+        }
+        return Array(bytes.prefix(count))
     }
 }
