@@ -16,6 +16,23 @@ public enum ConstantTime {
         return difference == 0
     }
 
+    /// The same for byte arrays, without generic dispatch on the hot path.
+    public static func equals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        let length = max(lhs.count, rhs.count)
+        var difference: UInt8 = lhs.count == rhs.count ? 0 : 1
+        lhs.withUnsafeBufferPointer { l in
+            rhs.withUnsafeBufferPointer { r in
+                // Walk the longer length; out-of-range positions compare a zero byte with itself.
+                for index in 0..<length {
+                    let a = index < l.count ? l[index] : 0
+                    let b = index < r.count ? r[index] : 0
+                    difference |= a ^ b
+                }
+            }
+        }
+        return difference == 0
+    }
+
     public static func equals(_ lhs: String, _ rhs: String) -> Bool {
         equals(Array(lhs.utf8), Array(rhs.utf8))
     }
