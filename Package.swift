@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // MARK: Shared libraries
@@ -86,8 +87,25 @@ let package = Package(
         ),
 
         // MARK: Services (libraries, so that `neosec` and the tests can link them)
-        .target(name: "TokenService", dependencies: ["ServiceKit"], path: "Services/TokenService", swiftSettings: swiftSettings),
-        .target(name: "AuthnService", dependencies: ["ServiceKit"], path: "Services/AuthnService", swiftSettings: swiftSettings),
+        .target(
+            name: "TokenService",
+            dependencies: ["ServiceKit", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Services/TokenService",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AuthnService",
+            dependencies: [
+                "ServiceKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Services/AuthnService",
+            swiftSettings: swiftSettings
+        ),
         .target(name: "UMAService", dependencies: ["ServiceKit"], path: "Services/UMAService", swiftSettings: swiftSettings),
         .target(name: "IntrospectService", dependencies: ["ServiceKit"], path: "Services/IntrospectService", swiftSettings: swiftSettings),
         .target(name: "ResourceService", dependencies: ["ServiceKit"], path: "Services/ResourceService", swiftSettings: swiftSettings),

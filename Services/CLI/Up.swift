@@ -79,7 +79,14 @@ struct Up: AsyncParsableCommand {
                 let tokenPort = ports.first { $0.0 == .token }!.1
                 let fixtures: [DemoFixtures.Client]
                 do {
-                    fixtures = try await DemoFixtures.seedIfNeeded(tokenURL: "http://127.0.0.1:\(tokenPort)", adminToken: adminToken, dataDirectory: absoluteData)
+                    let port = { (service: ServiceName) in ports.first { $0.0 == service }!.1 }
+                    fixtures = try await DemoFixtures.seedIfNeeded(
+                        urls: DemoFixtures.URLs(
+                            token: "http://127.0.0.1:\(tokenPort)", authn: "http://127.0.0.1:\(port(.authn))", uma: "http://127.0.0.1:\(port(.uma))",
+                            resource: "http://127.0.0.1:\(port(.resource))"
+                        ),
+                        adminToken: adminToken, dataDirectory: absoluteData
+                    )
                 } catch {
                     FileHandle.standardError.write(Data("neosec up: seeding the demo fixtures failed (\(error)); stopping.\n".utf8))
                     supervisor.stopAll()
@@ -142,6 +149,9 @@ struct Up: AsyncParsableCommand {
             lines.append("  \(client.description.padding(toLength: 28, withPad: " ", startingAt: 0)) client_id=\(client.clientID)  client_secret=\(client.clientSecret ?? "(none)")")
         }
         lines += [
+            "",
+            "Demo users: alice / alice-demo-password, bob / bob-demo-password",
+            "  Sign in: http://127.0.0.1:\(ports.first { $0.0 == .authn }!.1)/login",
             "",
             "Press Ctrl-C to stop every service.",
         ]

@@ -8,7 +8,8 @@ public import WireModels
 /// store and the token-signing keys.
 public struct TokenService: NeoSecService {
     public static let name = ServiceName.token
-    public static let migrations: [Migration] = SQLSubjectRevocationStore.migrations + SQLClientStore.migrations + SQLTokenStore.migrations
+    public static let migrations: [Migration] =
+        SQLSubjectRevocationStore.migrations + SQLClientStore.migrations + SQLTokenStore.migrations + SQLAuthorizationStore.migrations
 
     /// Token-signing key purpose; distinct from the internal-call keys of every service.
     public static let tokenKeyPurpose = "token"
@@ -19,6 +20,9 @@ public struct TokenService: NeoSecService {
     public let subjectRevocations: any SubjectRevocationStore
     let clients: ClientRegistry
     let tokens: any TokenStore
+    let authorizations: any AuthorizationStore
+    let replay: any ReplayStore
+    let time: any TimeSource
 
     public init(environment: ServiceEnvironment) async throws {
         tokenKeys = KeyRing(
@@ -33,6 +37,22 @@ public struct TokenService: NeoSecService {
         subjectRevocations = SQLSubjectRevocationStore(environment.database)
         clients = ClientRegistry(store: SQLClientStore(environment.database), time: environment.time)
         tokens = SQLTokenStore(environment.database)
+        authorizations = SQLAuthorizationStore(environment.database)
+        replay = environment.replay
+        time = environment.time
+    }
+
+    /// Expired challenges, codes, tokens and single-use identifiers go once a minute.
+    public var backgroundTasks: [BackgroundTask] {
+        let (tokens, authorizations, replay, time) = (self.tokens, self.authorizations, self.replay, self.time)
+        return [
+            BackgroundTask(name: "purge_expired", interval: .seconds(60)) {
+                let now = time.epochSeconds
+                _ = try await authorizations.purgeExpired(now: now)
+                _ = try await tokens.purgeExpired(now: now)
+                _ = try await replay.purgeExpired(now: now)
+            }
+        ]
     }
 
     /// The token endpoint URL (an accepted `aud` of client assertions, RFC 7523 §3).
@@ -40,10 +60,20 @@ public struct TokenService: NeoSecService {
         config.issuer.absoluteString.trimmingSuffix("/") + TokenEndpoint.path
     }
 
+    func issuer(_ config: ServiceConfig) -> String { config.issuer.absoluteString.trimmingSuffix("/") }
+
+    func userTokens(_ environment: ServiceEnvironment) -> UserTokenIssuer {
+        let issuer = issuer(environment.config)
+        let accessTokens = AccessTokenIssuer(issuer: issuer, keys: tokenKeys, tokens: tokens, time: environment.time)
+        return UserTokenIssuer(issuer: issuer, accessTokens: accessTokens, keys: tokenKeys, tokens: tokens, time: environment.time)
+    }
+
     func grantHandlers(_ environment: ServiceEnvironment) -> [String: any GrantHandler] {
-        let accessTokens = AccessTokenIssuer(issuer: environment.config.issuer.absoluteString.trimmingSuffix("/"), keys: tokenKeys, tokens: tokens, time: environment.time)
+        let userTokens = userTokens(environment)
         let handlers: [any GrantHandler] = [
-            ClientCredentialsGrant(accessTokens: accessTokens)
+            AuthorizationCodeGrant(store: authorizations, tokens: tokens, userTokens: userTokens, time: environment.time),
+            ClientCredentialsGrant(accessTokens: userTokens.accessTokens),
+            RefreshTokenGrant(tokens: tokens, subjectRevocations: subjectRevocations, userTokens: userTokens, time: environment.time),
         ]
         return Dictionary(uniqueKeysWithValues: handlers.map { ($0.grantType, $0) })
     }
@@ -71,12 +101,25 @@ public struct TokenService: NeoSecService {
         TokenEndpoint(authenticator: authenticator, handlers: handlers, bodyLimit: config.maximumBodyBytes).register(on: router)
         RevocationEndpoint(authenticator: authenticator, tokens: tokens, keys: tokenKeys, time: environment.time, bodyLimit: config.maximumBodyBytes)
             .register(on: router)
-        DiscoveryEndpoint(issuer: config.issuer.absoluteString.trimmingSuffix("/"), grantTypes: Array(handlers.keys)).register(on: router)
+        DiscoveryEndpoint(issuer: issuer(config), grantTypes: Array(handlers.keys)).register(on: router)
+        let userTokens = userTokens(environment)
+        let authnURL = config.serviceURLs[.authn]!.absoluteString.trimmingSuffix("/")
+        let flow = AuthorizationFlow(
+            issuer: issuer(config), authnURL: authnURL, registry: clients, store: authorizations, tokens: tokens, userTokens: userTokens,
+            time: environment.time
+        )
+        AuthorizeEndpoint(flow: flow, registry: clients, bodyLimit: config.maximumBodyBytes).register(on: router)
+        EndSessionEndpoint(flow: flow, registry: clients, keys: tokenKeys, bodyLimit: config.maximumBodyBytes).register(on: router)
+        let verifier = AccessTokenVerifier(
+            keys: tokenKeys, tokens: tokens, subjectRevocations: subjectRevocations, time: environment.time, userinfoAudience: userTokens.userinfoAudience
+        )
+        UserinfoEndpoint(verifier: verifier, internalClient: environment.internalClient, bodyLimit: config.maximumBodyBytes).register(on: router)
         let admin = router.group("/admin").add(middleware: AdminAuthMiddleware(adminToken: config.adminToken, realm: "neosec-admin"))
         AdminKeysEndpoint(keys: tokenKeys).register(on: admin)
         AdminClientsEndpoint(registry: clients, bodyLimit: config.maximumBodyBytes).register(on: admin)
-        SubjectRevocationEndpoint(store: subjectRevocations, time: environment.time, limit: environment.config.maximumBodyBytes)
-            .register(on: router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens)))
+        let internalRoutes = router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens))
+        SubjectRevocationEndpoint(store: subjectRevocations, time: environment.time, limit: config.maximumBodyBytes).register(on: internalRoutes)
+        FlowInternalEndpoints(flow: flow, store: authorizations, tokens: tokens, registry: clients, limit: config.maximumBodyBytes).register(on: internalRoutes)
     }
 }
 

@@ -4,6 +4,8 @@ public protocol ReplayStore: Sendable {
     /// Records `id` under `scope` until `expiresAt`. Returns false when it was already recorded —
     /// the caller must then refuse the request. Atomic across replicas sharing the store.
     func claim(scope: String, id: String, expiresAt: Int64, now: Int64) async throws -> Bool
+    /// Forgets identifiers whose tokens have expired; returns how many.
+    func purgeExpired(now: Int64) async throws -> Int
 }
 
 public struct SQLReplayStore: ReplayStore {
@@ -40,5 +42,9 @@ public struct SQLReplayStore: ReplayStore {
             ),
         ])
         return results.last?.isEmpty == false
+    }
+
+    public func purgeExpired(now: Int64) async throws -> Int {
+        try await db.query("DELETE FROM \(db.table("used_identifiers")) WHERE expires_at <= ? RETURNING id_hash", [.integer(now)]).count
     }
 }

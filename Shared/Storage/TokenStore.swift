@@ -50,6 +50,18 @@ public protocol TokenStore: Sendable {
     func recordRevokedJWT(_ token: IssuedToken) async throws
     /// Deletes tokens expired before `now`; returns how many.
     func purgeExpired(now: Int64) async throws -> Int
+    /// Atomically retires a live refresh token (rotation): the one caller that gets the row
+    /// back may issue its successor; everyone else sees nil.
+    func retireRefreshToken(hash: String) async throws -> IssuedToken?
+    /// Revokes every token of a refresh family; returns how many changed.
+    @discardableResult
+    func revokeFamily(_ familyID: String) async throws -> Int
+    /// Revokes every token issued from `parentHash` (a code, a refresh token), and their families.
+    @discardableResult
+    func revokeIssued(from parentHash: String) async throws -> Int
+    /// Revokes every token `clientID` holds for `subject`.
+    @discardableResult
+    func revokeAll(subject: String, clientID: String) async throws -> Int
 }
 
 public struct SQLTokenStore: TokenStore {
@@ -107,7 +119,10 @@ public struct SQLTokenStore: TokenStore {
             """,
             [.text(hash)]
         )
-        guard let row = rows.first else { return nil }
+        return try rows.first.map(Self.decode)
+    }
+
+    static func decode(_ row: SQLRow) throws -> IssuedToken {
         guard let kind = IssuedToken.Kind(rawValue: try row.text("kind")) else { throw StorageError.corrupt("kind") }
         return IssuedToken(
             hash: try row.text("hash"), kind: kind, clientID: try row.text("client_id"), subject: try row.text("subject"),
@@ -137,6 +152,46 @@ public struct SQLTokenStore: TokenStore {
                 .text(token.audience), .integer(token.issuedAt), .integer(token.expiresAt),
             ]
         )
+    }
+
+    public func retireRefreshToken(hash: String) async throws -> IssuedToken? {
+        let rows = try await db.query(
+            """
+            UPDATE \(db.table("issued_tokens")) SET revoked = 1 WHERE hash = ? AND kind = 'refresh' AND revoked = 0
+            RETURNING hash, kind, client_id, subject, scope, audience, issued_at, expires_at, revoked, family_id, parent_hash, claims
+            """,
+            [.text(hash)]
+        )
+        return try rows.first.map(Self.decode)
+    }
+
+    public func revokeFamily(_ familyID: String) async throws -> Int {
+        try await db.query(
+            "UPDATE \(db.table("issued_tokens")) SET revoked = 1 WHERE family_id = ? AND revoked = 0 RETURNING hash", [.text(familyID)]
+        ).count
+    }
+
+    public func revokeIssued(from parentHash: String) async throws -> Int {
+        let table = db.table("issued_tokens")
+        let results = try await db.transaction([
+            SQLStatement(
+                """
+                UPDATE \(table) SET revoked = 1 WHERE revoked = 0 AND family_id IN
+                    (SELECT family_id FROM \(table) WHERE parent_hash = ? AND family_id IS NOT NULL)
+                RETURNING hash
+                """,
+                [.text(parentHash)]
+            ),
+            SQLStatement("UPDATE \(table) SET revoked = 1 WHERE parent_hash = ? AND revoked = 0 RETURNING hash", [.text(parentHash)]),
+        ])
+        return results.reduce(0) { $0 + $1.count }
+    }
+
+    public func revokeAll(subject: String, clientID: String) async throws -> Int {
+        try await db.query(
+            "UPDATE \(db.table("issued_tokens")) SET revoked = 1 WHERE subject = ? AND client_id = ? AND revoked = 0 RETURNING hash",
+            [.text(subject), .text(clientID)]
+        ).count
     }
 
     public func purgeExpired(now: Int64) async throws -> Int {

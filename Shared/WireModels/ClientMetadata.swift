@@ -30,6 +30,11 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
     public var accessTokenLifetime: Int?
     /// NeoSec: refresh token lifetime in seconds (default 30 days).
     public var refreshTokenLifetime: Int?
+    /// NeoSec: a confidential client registered for `refresh_token` gets refresh tokens even
+    /// without the `offline_access` scope (OpenID Connect Core §11 otherwise requires it).
+    public var refreshWithoutOfflineAccess: Bool?
+    /// NeoSec: PKCE required for this confidential client too (always required for public ones).
+    public var requirePKCE: Bool?
 
     public init() {}
 
@@ -56,6 +61,8 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
         case allowedAudiences = "allowed_audiences"
         case accessTokenLifetime = "access_token_lifetime"
         case refreshTokenLifetime = "refresh_token_lifetime"
+        case refreshWithoutOfflineAccess = "refresh_without_offline_access"
+        case requirePKCE = "require_pkce"
     }
 }
 

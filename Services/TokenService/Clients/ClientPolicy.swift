@@ -13,7 +13,12 @@ enum ClientPolicy {
     static let defaultAccessTokenAlgorithm = SigningAlgorithm.es256
 
     /// Grants this build of the token endpoint implements. A client can only be registered for these.
-    static let supportedGrantTypes: Set<String> = [GrantType.clientCredentials]
+    static let supportedGrantTypes: Set<String> = [GrantType.authorizationCode, GrantType.clientCredentials, GrantType.refreshToken]
+    /// Response types of the authorization endpoint. Implicit and hybrid are not served
+    /// (RFC 9700 §2.1.2: the implicit grant SHOULD NOT be used).
+    static let supportedResponseTypes: Set<String> = ["code"]
+    /// Maximum number of registered redirect URIs per client.
+    static let maximumRedirectURIs = 20
 
     /// Validates `metadata`, fills in RFC 7591 defaults, and returns the normalized metadata.
     static func validate(_ input: ClientMetadata) throws(OAuthError) -> ClientMetadata {
@@ -33,7 +38,19 @@ enum ClientPolicy {
             throw invalid("public clients cannot use client_credentials (RFC 6749 §4.4)")
         }
         metadata.grantTypes = grants
-        metadata.responseTypes = metadata.responseTypes ?? []
+        let usesAuthorizationEndpoint = grants.contains(GrantType.authorizationCode)
+        let responseTypes = metadata.responseTypes ?? (usesAuthorizationEndpoint ? ["code"] : [])
+        for type in responseTypes where !supportedResponseTypes.contains(type) {
+            throw invalid("unsupported response type: \(type.prefix(64))")
+        }
+        // RFC 7591 §2.1: grant types and response types must agree.
+        if responseTypes.contains("code") != usesAuthorizationEndpoint {
+            throw invalid("response_types code goes with grant_types authorization_code")
+        }
+        metadata.responseTypes = responseTypes
+        if grants.contains(GrantType.refreshToken) && !usesAuthorizationEndpoint {
+            throw invalid("refresh_token needs authorization_code")
+        }
 
         if authMethod == .privateKeyJWT {
             guard let keys = metadata.jwks?.keys, !keys.isEmpty else { throw invalid("private_key_jwt needs jwks") }
@@ -73,8 +90,29 @@ enum ClientPolicy {
             guard isWebURL(uri) else { throw invalid("client_uri, logo_uri, tos_uri and policy_uri must be http(s) URLs") }
         }
         if let name = metadata.clientName, name.isEmpty || name.count > 200 { throw invalid("client_name must be 1 to 200 characters") }
-        if let redirects = metadata.redirectURIs, !redirects.isEmpty {
-            throw OAuthError(.invalidRedirectURI, description: "redirect_uris need the authorization endpoint, which this build does not serve yet")
+        let redirects = metadata.redirectURIs ?? []
+        if usesAuthorizationEndpoint {
+            guard !redirects.isEmpty, redirects.count <= maximumRedirectURIs else {
+                throw OAuthError(.invalidRedirectURI, description: "authorization_code clients need 1 to \(maximumRedirectURIs) redirect_uris")
+            }
+        } else if !redirects.isEmpty {
+            throw OAuthError(.invalidRedirectURI, description: "redirect_uris are only for authorization_code clients")
+        }
+        for uri in redirects {
+            guard RedirectURI.isRegistrable(uri, publicClient: authMethod == .none) else {
+                throw OAuthError(.invalidRedirectURI, description: "redirect URIs must be absolute https URLs (or http on a loopback IP, or a private-use scheme for native apps), without fragment or user info")
+            }
+        }
+        for uri in metadata.postLogoutRedirectURIs ?? [] {
+            guard RedirectURI.isRegistrable(uri, publicClient: authMethod == .none) else {
+                throw invalid("post_logout_redirect_uris must be registrable redirect URIs")
+            }
+        }
+        if let alg = metadata.idTokenSignedResponseAlg {
+            guard SigningAlgorithm(rawValue: alg) != nil else { throw invalid("id_token_signed_response_alg must be RS256, ES256 or EdDSA") }
+        }
+        if metadata.refreshWithoutOfflineAccess == true && authMethod == .none {
+            throw invalid("refresh_without_offline_access is for confidential clients only")
         }
         return metadata
     }

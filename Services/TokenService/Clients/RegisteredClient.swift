@@ -31,8 +31,23 @@ struct RegisteredClient: Sendable {
     let audiences: [String]
     let accessTokenLifetime: Int
     let assertionKeys: [String: VerificationKey]
+    let redirectURIs: [String]
+    let responseTypes: Set<String>
+    let postLogoutRedirectURIs: [String]
+    let idTokenAlgorithm: SigningAlgorithm
+    let refreshTokenLifetime: Int
+    let refreshWithoutOfflineAccess: Bool
+    let requiresPKCE: Bool
 
     var isPublic: Bool { authMethod == .none }
+
+    /// What the login and consent pages show about this client.
+    var display: ClientDisplay {
+        ClientDisplay(
+            clientID: id, clientName: metadata.clientName, logoURI: metadata.logoURI, policyURI: metadata.policyURI,
+            tosURI: metadata.tosURI, clientURI: metadata.clientURI
+        )
+    }
 
     init(stored: StoredClient) async throws {
         let metadata: ClientMetadata
@@ -56,6 +71,14 @@ struct RegisteredClient: Sendable {
             if let key = try? await VerificationKey(jwk: jwk) { keys[key.kid] = key }
         }
         self.assertionKeys = keys
+        self.redirectURIs = metadata.redirectURIs ?? []
+        self.responseTypes = Set(metadata.responseTypes ?? [])
+        self.postLogoutRedirectURIs = metadata.postLogoutRedirectURIs ?? []
+        // OpenID Connect Core §15.1 / Registration §2: RS256 unless the client registered another.
+        self.idTokenAlgorithm = SigningAlgorithm(rawValue: metadata.idTokenSignedResponseAlg ?? "") ?? .rs256
+        self.refreshTokenLifetime = metadata.refreshTokenLifetime ?? ClientPolicy.defaultRefreshTokenLifetime
+        self.refreshWithoutOfflineAccess = metadata.refreshWithoutOfflineAccess == true && authMethod != .none
+        self.requiresPKCE = authMethod == .none || metadata.requirePKCE == true
     }
 }
 

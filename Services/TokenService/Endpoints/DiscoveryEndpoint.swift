@@ -3,57 +3,116 @@ import Hummingbird
 import JOSE
 import ServiceKit
 
-/// `GET /.well-known/oauth-authorization-server` (RFC 8414): what this server supports today and
-/// where each endpoint lives — nothing it does not serve. OpenID Connect Discovery
-/// (`/.well-known/openid-configuration`) is published once the authorization endpoint and ID
-/// tokens exist, since its required members would otherwise be false.
+/// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3) and
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414 §2): what this server supports and
+/// where each endpoint really lives — nothing it does not serve.
 struct DiscoveryEndpoint {
-    static let path = "/.well-known/oauth-authorization-server"
+    static let openIDPath = "/.well-known/openid-configuration"
+    static let oauthPath = "/.well-known/oauth-authorization-server"
+
+    /// ACR values the Authentication Service reports (`LoginAccept.acr`).
+    static let acrValues = ["urn:neosec:acr:password"]
+    static let standardScopes = ["openid", "profile", "email", "address", "phone", "offline_access"]
 
     let issuer: String
     let grantTypes: [String]
 
     struct Metadata: Encodable {
         var issuer: String
+        var authorizationEndpoint: String
         var tokenEndpoint: String
+        var userinfoEndpoint: String
         var jwksURI: String
-        var grantTypesSupported: [String]
+        var revocationEndpoint: String
+        var endSessionEndpoint: String
+        var scopesSupported: [String]
         var responseTypesSupported: [String]
+        var responseModesSupported: [String]
+        var grantTypesSupported: [String]
+        var subjectTypesSupported: [String]
+        var idTokenSigningAlgValuesSupported: [String]
         var tokenEndpointAuthMethodsSupported: [String]
         var tokenEndpointAuthSigningAlgValuesSupported: [String]
-        var revocationEndpoint: String
         var revocationEndpointAuthMethodsSupported: [String]
+        var revocationEndpointAuthSigningAlgValuesSupported: [String]
+        var codeChallengeMethodsSupported: [String]
+        var claimsSupported: [String]
+        var acrValuesSupported: [String]
+        var promptValuesSupported: [String]
+        var claimsParameterSupported: Bool
+        var requestParameterSupported: Bool
+        var requestURIParameterSupported: Bool
+        var authorizationResponseIssParameterSupported: Bool
 
         enum CodingKeys: String, CodingKey {
             case issuer
+            case authorizationEndpoint = "authorization_endpoint"
             case tokenEndpoint = "token_endpoint"
+            case userinfoEndpoint = "userinfo_endpoint"
             case jwksURI = "jwks_uri"
-            case grantTypesSupported = "grant_types_supported"
+            case revocationEndpoint = "revocation_endpoint"
+            case endSessionEndpoint = "end_session_endpoint"
+            case scopesSupported = "scopes_supported"
             case responseTypesSupported = "response_types_supported"
+            case responseModesSupported = "response_modes_supported"
+            case grantTypesSupported = "grant_types_supported"
+            case subjectTypesSupported = "subject_types_supported"
+            case idTokenSigningAlgValuesSupported = "id_token_signing_alg_values_supported"
             case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
             case tokenEndpointAuthSigningAlgValuesSupported = "token_endpoint_auth_signing_alg_values_supported"
-            case revocationEndpoint = "revocation_endpoint"
             case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
+            case revocationEndpointAuthSigningAlgValuesSupported = "revocation_endpoint_auth_signing_alg_values_supported"
+            case codeChallengeMethodsSupported = "code_challenge_methods_supported"
+            case claimsSupported = "claims_supported"
+            case acrValuesSupported = "acr_values_supported"
+            case promptValuesSupported = "prompt_values_supported"
+            case claimsParameterSupported = "claims_parameter_supported"
+            case requestParameterSupported = "request_parameter_supported"
+            case requestURIParameterSupported = "request_uri_parameter_supported"
+            case authorizationResponseIssParameterSupported = "authorization_response_iss_parameter_supported"
         }
     }
 
-    func register(on router: Router<NeoSecRequestContext>) {
-        let authMethods = ClientAuthMethod.allCases.filter { $0 != .none }.map(\.rawValue)
-        let metadata = Metadata(
+    var metadata: Metadata {
+        let authMethods = ClientAuthMethod.allCases.map(\.rawValue)
+        let algorithms = SigningAlgorithm.allCases.map(\.rawValue)
+        var claims = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid", "at_hash"]
+        claims += UserinfoEndpoint.claimsByScope.keys.sorted().flatMap { UserinfoEndpoint.claimsByScope[$0]! }
+        return Metadata(
             issuer: issuer,
+            authorizationEndpoint: issuer + AuthorizeEndpoint.path,
             tokenEndpoint: issuer + TokenEndpoint.path,
+            userinfoEndpoint: issuer + UserinfoEndpoint.path,
             jwksURI: issuer + JWKSEndpoint.path,
-            grantTypesSupported: grantTypes.sorted(),
-            // No authorization endpoint yet, so no response type (RFC 8414 §2 still requires the member).
-            responseTypesSupported: [],
-            // `none` only matters to public clients, which no grant served today admits.
-            tokenEndpointAuthMethodsSupported: authMethods,
-            tokenEndpointAuthSigningAlgValuesSupported: SigningAlgorithm.allCases.map(\.rawValue),
             revocationEndpoint: issuer + RevocationEndpoint.path,
-            revocationEndpointAuthMethodsSupported: authMethods
+            endSessionEndpoint: issuer + EndSessionEndpoint.path,
+            scopesSupported: Self.standardScopes,
+            responseTypesSupported: Array(ClientPolicy.supportedResponseTypes).sorted(),
+            responseModesSupported: ["query"],
+            grantTypesSupported: grantTypes.sorted(),
+            subjectTypesSupported: ["public"],
+            idTokenSigningAlgValuesSupported: ["RS256", "ES256", "EdDSA"],
+            tokenEndpointAuthMethodsSupported: authMethods,
+            tokenEndpointAuthSigningAlgValuesSupported: algorithms,
+            revocationEndpointAuthMethodsSupported: authMethods,
+            revocationEndpointAuthSigningAlgValuesSupported: algorithms,
+            codeChallengeMethodsSupported: ["S256"],
+            claimsSupported: claims,
+            acrValuesSupported: Self.acrValues,
+            promptValuesSupported: Array(AuthorizationRequestParser.supportedPrompts).sorted(),
+            claimsParameterSupported: false,
+            requestParameterSupported: false,
+            requestURIParameterSupported: false,
+            authorizationResponseIssParameterSupported: true
         )
-        router.get(RouterPath(stringLiteral: Self.path)) { _, _ in
-            try Response.json(metadata, cacheControl: "public, max-age=3600")
+    }
+
+    func register(on router: Router<NeoSecRequestContext>) {
+        let metadata = metadata
+        for path in [Self.openIDPath, Self.oauthPath] {
+            router.get(RouterPath(stringLiteral: path)) { _, _ in
+                try Response.json(metadata, cacheControl: "public, max-age=3600")
+            }
         }
     }
 }

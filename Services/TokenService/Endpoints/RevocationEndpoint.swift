@@ -43,6 +43,19 @@ struct RevocationEndpoint {
             _ = try await tokens.revoke(hash: CredentialHash.hex(token), clientID: client.id)
             return
         }
+        // §2.1: revoking a refresh token also invalidates the access tokens of the same grant —
+        // here, its whole rotation family.
+        if token.hasPrefix(UserTokenIssuer.refreshPrefix) {
+            guard token.utf8.count <= 128, let stored = try await tokens.find(hash: CredentialHash.hex(token)), stored.kind == .refresh,
+                stored.clientID == client.id
+            else { return }
+            if let family = stored.familyID {
+                try await tokens.revokeFamily(family)
+            } else {
+                _ = try await tokens.revoke(hash: stored.hash, clientID: client.id)
+            }
+            return
+        }
         // A JWT: only ours, only for this client, only while it is alive.
         guard let verified = try? await JWS.verify(token, as: AccessTokenClaims.self, keys: keys.verificationKeys, type: AccessTokenIssuer.jwtType).claims,
             verified.clientID == client.id

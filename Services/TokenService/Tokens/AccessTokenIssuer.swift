@@ -41,7 +41,20 @@ struct AccessTokenIssuer: Sendable {
         var expiresIn: Int
     }
 
-    func issue(client: RegisteredClient, subject: String, scopes: [String], audiences: [String], authTime: Int64? = nil, acr: String? = nil) async throws -> Issued {
+    /// For user-bound grants: the token is recorded with its refresh family and the credential it
+    /// came from, so that code replay or refresh-token reuse revokes it. A JWT is recorded under
+    /// `CredentialHash.hex("jti:" + jti)`, the key introspection checks revocation by.
+    struct Record: Sendable {
+        var familyID: String
+        var parentHash: String
+    }
+
+    static func jwtRecordHash(jti: String) -> String { CredentialHash.hex("jti:" + jti) }
+
+    func issue(
+        client: RegisteredClient, subject: String, scopes: [String], audiences: [String], authTime: Int64? = nil, acr: String? = nil,
+        record: Record? = nil
+    ) async throws -> Issued {
         let now = time.epochSeconds
         let lifetime = client.accessTokenLifetime
         let jti = RandomToken.make(bytes: 16)
@@ -54,6 +67,15 @@ struct AccessTokenIssuer: Sendable {
             )
             try await keys.refreshIfStale()
             let token = try await keys.signingKey(client.accessTokenAlgorithm).sign(claims, type: Self.jwtType)
+            if let record {
+                try await tokens.insert(
+                    IssuedToken(
+                        hash: Self.jwtRecordHash(jti: jti), kind: .access, clientID: client.id, subject: subject, scope: scope ?? "",
+                        audience: audiences.joined(separator: " "), issuedAt: now, expiresAt: now + Int64(lifetime),
+                        familyID: record.familyID, parentHash: record.parentHash
+                    )
+                )
+            }
             return Issued(token: token, expiresIn: lifetime)
         case .opaque:
             let token = Self.opaquePrefix + RandomToken.make(bytes: 32)
@@ -64,7 +86,8 @@ struct AccessTokenIssuer: Sendable {
             try await tokens.insert(
                 IssuedToken(
                     hash: CredentialHash.hex(token), kind: .access, clientID: client.id, subject: subject, scope: scope ?? "",
-                    audience: audiences.joined(separator: " "), issuedAt: now, expiresAt: now + Int64(lifetime), claimsJSON: claimsJSON
+                    audience: audiences.joined(separator: " "), issuedAt: now, expiresAt: now + Int64(lifetime),
+                    familyID: record?.familyID, parentHash: record?.parentHash, claimsJSON: claimsJSON
                 )
             )
             return Issued(token: token, expiresIn: lifetime)

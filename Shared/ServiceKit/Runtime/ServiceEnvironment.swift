@@ -46,10 +46,29 @@ public protocol NeoSecService: Sendable {
 
     /// Checks beyond "storage answers and internal keys are loaded".
     var readinessChecks: [ReadinessCheck] { get }
+
+    /// Background work (purging expired state …), run for the application's lifetime and
+    /// stopped with it.
+    var backgroundTasks: [BackgroundTask] { get }
 }
 
 extension NeoSecService {
     public var readinessChecks: [ReadinessCheck] { [] }
+    public var backgroundTasks: [BackgroundTask] { [] }
+}
+
+/// A periodic background job: `work` runs every `interval` until the service stops. A failing
+/// run is logged (its error type only) and retried at the next tick.
+public struct BackgroundTask: Sendable {
+    public let name: String
+    public let interval: Duration
+    public let work: @Sendable () async throws -> Void
+
+    public init(name: String, interval: Duration, work: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.interval = interval
+        self.work = work
+    }
 }
 
 public import Hummingbird

@@ -7,6 +7,7 @@ public import Logging
 import Metrics
 import NIOCore
 import Prometheus
+import ServiceLifecycle
 public import Storage
 public import WireModels
 
@@ -156,6 +157,7 @@ public enum ServiceRuntime {
         let environment = try await makeEnvironment(S.self, config: config, options: options)
         let service = try await S(environment: environment)
         let router = makeRouter(service: service, environment: environment)
+        let background: [any Service] = service.backgroundTasks.map { PeriodicService(task: $0, logger: environment.logger) }
         let application = Application(
             router: router,
             server: .http1(
@@ -165,6 +167,7 @@ public enum ServiceRuntime {
                 )
             ),
             configuration: ApplicationConfiguration(address: .hostname(config.host, port: config.port), serverName: nil),
+            services: background,
             logger: environment.logger
         )
         return (application, environment)
@@ -207,6 +210,29 @@ public enum ServiceRuntime {
         case let error as StorageError: error.description
         case let error as JOSEError: error.description
         default: String(reflecting: type(of: error))
+        }
+    }
+}
+
+/// Runs a `BackgroundTask` under swift-service-lifecycle: ticks until graceful shutdown.
+struct PeriodicService: Service {
+    let task: BackgroundTask
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await Task.sleep(for: task.interval)
+                } catch {
+                    return
+                }
+                do {
+                    try await task.work()
+                } catch {
+                    logger.warning("background task failed", metadata: ["task": .string(task.name), "error_type": .string(String(reflecting: type(of: error)))])
+                }
+            }
         }
     }
 }

@@ -1,0 +1,58 @@
+import Foundation
+import JOSE
+import ServiceKit
+import Storage
+import WireModels
+
+/// RFC 6749 §6 with rotation (RFC 9700 §4.14.2): every use retires the presented refresh
+/// token and issues a successor in the same family. Presenting a retired token again is taken
+/// as theft: the whole family (refresh and access tokens) is revoked. Scope may only narrow;
+/// the new refresh token keeps the original grant's scope (§6).
+struct RefreshTokenGrant: GrantHandler {
+    let grantType = GrantType.refreshToken
+    let tokens: any TokenStore
+    let subjectRevocations: any SubjectRevocationStore
+    let userTokens: UserTokenIssuer
+    let time: any TimeSource
+
+    func handle(_ request: TokenRequest) async throws -> TokenResponse {
+        let client = request.client
+        let presented = try request.parameters.require("refresh_token")
+        guard presented.hasPrefix(UserTokenIssuer.refreshPrefix), presented.utf8.count <= 128 else { throw OAuthError.invalidGrant("unknown refresh token") }
+        let hash = CredentialHash.hex(presented)
+        guard let stored = try await tokens.find(hash: hash), stored.kind == .refresh else { throw OAuthError.invalidGrant("unknown refresh token") }
+        // Another client's token: refused, and nothing changes for its owner.
+        guard stored.clientID == client.id else { throw OAuthError.invalidGrant("refresh token was issued to another client") }
+        let now = time.epochSeconds
+        guard stored.expiresAt > now else { throw OAuthError.invalidGrant("refresh token expired") }
+        if let notBefore = try await subjectRevocations.notBefore(subject: stored.subject, clientID: client.id), stored.issuedAt <= notBefore {
+            throw OAuthError.invalidGrant("refresh token revoked")
+        }
+        guard let family = stored.familyID, let claims = stored.claimsJSON else { throw OAuthError.serverError }
+        let grant: RefreshGrant = try AuthorizationFlow.decode(claims)
+
+        var scopes = grant.scopes
+        if let requested = request.parameters["scope"] {
+            guard let parsed = ScopeSet.parse(requested), !parsed.isEmpty else { throw OAuthError.invalidScope("malformed scope") }
+            guard parsed.allSatisfy(grant.scopes.contains) else { throw OAuthError.invalidScope("scope exceeds the original grant") }
+            scopes = parsed
+        }
+        if stored.revoked {
+            try await tokens.revokeFamily(family)
+            throw OAuthError.invalidGrant("refresh token already used or revoked; its family is revoked")
+        }
+        guard try await tokens.retireRefreshToken(hash: hash) != nil else {
+            // Lost the race with a concurrent use of the same token: reuse.
+            try await tokens.revokeFamily(family)
+            throw OAuthError.invalidGrant("refresh token already used or revoked; its family is revoked")
+        }
+        var next = grant
+        next.refreshCount += 1
+        return try await userTokens.issue(
+            UserTokenIssuer.Issue(
+                client: client, subject: stored.subject, scopes: scopes, grant: next, nonce: nil, parentHash: hash, familyID: family,
+                issueRefreshToken: true, issueIDToken: scopes.contains("openid")
+            )
+        )
+    }
+}

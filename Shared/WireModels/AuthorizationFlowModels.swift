@@ -1,0 +1,314 @@
+/// The login / consent / logout challenge protocol between the Token Service and the
+/// Authentication Service (internal calls, SPEC §6).
+///
+/// The Token Service sends the browser to the Authentication Service with a single-use,
+/// short-lived challenge (`login_challenge`, `consent_challenge`, `logout_challenge` query
+/// parameter). The Authentication Service reads what the challenge is about, talks to the user,
+/// and accepts or rejects it; the Token Service answers with where the browser goes next.
+///
+/// Internal endpoints on the Token Service (callers: `neosec-authn`):
+/// - `POST /internal/login/get`     `ChallengeRef` → `LoginRequestInfo`
+/// - `POST /internal/login/accept`  `LoginAccept`  → `RedirectAnswer`
+/// - `POST /internal/login/reject`  `ChallengeReject` → `RedirectAnswer`
+/// - `POST /internal/consent/get`   `ChallengeRef` → `ConsentRequestInfo`
+/// - `POST /internal/consent/accept` `ConsentAccept` → `RedirectAnswer`
+/// - `POST /internal/consent/reject` `ChallengeReject` → `RedirectAnswer`
+/// - `POST /internal/logout/get`    `ChallengeRef` → `LogoutRequestInfo`
+/// - `POST /internal/logout/accept` `ChallengeRef` → `RedirectAnswer` (`redirect_to` may be absent)
+/// - `POST /internal/consents/list` `SubjectRef` → `ConsentList`
+/// - `POST /internal/consents/revoke` `ConsentRevoke` → `ConsentRevokeAnswer`
+///
+/// Internal endpoint on the Authentication Service (callers: `neosec-token`):
+/// - `POST /internal/userinfo`      `SubjectRef` → `UserClaims`
+///
+/// Unknown, expired or already used challenges answer 404 `invalid_request`.
+
+/// A challenge, as received by the Authentication Service in the browser's query string.
+public struct ChallengeRef: Codable, Sendable, Equatable {
+    public var challenge: String
+    public init(challenge: String) { self.challenge = challenge }
+}
+
+/// What a relying party should show about itself (RFC 7591 display metadata).
+public struct ClientDisplay: Codable, Sendable, Equatable {
+    public var clientID: String
+    public var clientName: String?
+    public var logoURI: String?
+    public var policyURI: String?
+    public var tosURI: String?
+    public var clientURI: String?
+
+    public init(clientID: String, clientName: String? = nil, logoURI: String? = nil, policyURI: String? = nil, tosURI: String? = nil, clientURI: String? = nil) {
+        self.clientID = clientID
+        self.clientName = clientName
+        self.logoURI = logoURI
+        self.policyURI = policyURI
+        self.tosURI = tosURI
+        self.clientURI = clientURI
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case clientID = "client_id"
+        case clientName = "client_name"
+        case logoURI = "logo_uri"
+        case policyURI = "policy_uri"
+        case tosURI = "tos_uri"
+        case clientURI = "client_uri"
+    }
+}
+
+/// `POST /internal/login/get`: the authorization request behind a login challenge.
+public struct LoginRequestInfo: Codable, Sendable, Equatable {
+    public var challenge: String
+    public var client: ClientDisplay
+    public var scopes: [String]
+    /// OpenID Connect `prompt` values (`none`, `login`, `consent`, `select_account`).
+    public var prompt: [String]
+    /// OpenID Connect `max_age` in seconds: a session older than this must re-authenticate.
+    public var maxAge: Int?
+    public var loginHint: String?
+    public var acrValues: [String]
+    /// Seconds since 1970 at which the challenge stops being accepted.
+    public var expiresAt: Int64
+
+    public init(challenge: String, client: ClientDisplay, scopes: [String], prompt: [String], maxAge: Int?, loginHint: String?, acrValues: [String], expiresAt: Int64) {
+        self.challenge = challenge
+        self.client = client
+        self.scopes = scopes
+        self.prompt = prompt
+        self.maxAge = maxAge
+        self.loginHint = loginHint
+        self.acrValues = acrValues
+        self.expiresAt = expiresAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case challenge, client, scopes, prompt
+        case maxAge = "max_age"
+        case loginHint = "login_hint"
+        case acrValues = "acr_values"
+        case expiresAt = "expires_at"
+    }
+}
+
+/// `POST /internal/login/accept`: the user behind the challenge is authenticated.
+public struct LoginAccept: Codable, Sendable, Equatable {
+    public var challenge: String
+    /// The account's stable subject identifier.
+    public var subject: String
+    /// When the user last actively authenticated (seconds since 1970).
+    public var authTime: Int64
+    public var acr: String
+    /// RFC 8176 method references: `pwd`, `otp`, `mfa`, `fed`.
+    public var amr: [String]
+    /// The Authentication Service session id (public, not the cookie value): the ID token's `sid`.
+    public var sessionID: String
+
+    public init(challenge: String, subject: String, authTime: Int64, acr: String, amr: [String], sessionID: String) {
+        self.challenge = challenge
+        self.subject = subject
+        self.authTime = authTime
+        self.acr = acr
+        self.amr = amr
+        self.sessionID = sessionID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case challenge, subject, acr, amr
+        case authTime = "auth_time"
+        case sessionID = "sid"
+    }
+}
+
+/// `POST /internal/{login,consent}/reject`: the user (or the Authentication Service) refused.
+/// `error` is an OAuth / OpenID Connect authorization error code: `access_denied`,
+/// `login_required`, `consent_required`, `interaction_required`, `account_selection_required`.
+public struct ChallengeReject: Codable, Sendable, Equatable {
+    public var challenge: String
+    public var error: String
+    public var errorDescription: String?
+
+    public init(challenge: String, error: String, errorDescription: String? = nil) {
+        self.challenge = challenge
+        self.error = error
+        self.errorDescription = errorDescription
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case challenge, error
+        case errorDescription = "error_description"
+    }
+}
+
+/// Where the browser goes next (a 303 from the Authentication Service). Absent after a logout
+/// without a registered `post_logout_redirect_uri`: the Authentication Service shows its own page.
+public struct RedirectAnswer: Codable, Sendable, Equatable {
+    public var redirectTo: String?
+    public init(redirectTo: String?) { self.redirectTo = redirectTo }
+
+    enum CodingKeys: String, CodingKey {
+        case redirectTo = "redirect_to"
+    }
+}
+
+/// `POST /internal/consent/get`: what the user is asked to allow.
+public struct ConsentRequestInfo: Codable, Sendable, Equatable {
+    public var challenge: String
+    public var client: ClientDisplay
+    public var subject: String
+    /// Requested scopes, in request order; the user may grant a subset.
+    public var scopes: [String]
+    /// The resource servers (RFC 8707 audiences) the tokens will be good for.
+    public var audiences: [String]
+    public var expiresAt: Int64
+
+    public init(challenge: String, client: ClientDisplay, subject: String, scopes: [String], audiences: [String], expiresAt: Int64) {
+        self.challenge = challenge
+        self.client = client
+        self.subject = subject
+        self.scopes = scopes
+        self.audiences = audiences
+        self.expiresAt = expiresAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case challenge, client, subject, scopes, audiences
+        case expiresAt = "expires_at"
+    }
+}
+
+/// `POST /internal/consent/accept`: the user allowed `grantedScopes` (a non-empty subset of
+/// the requested scopes). `subject` must match the consent challenge's subject.
+public struct ConsentAccept: Codable, Sendable, Equatable {
+    public var challenge: String
+    public var subject: String
+    public var grantedScopes: [String]
+
+    public init(challenge: String, subject: String, grantedScopes: [String]) {
+        self.challenge = challenge
+        self.subject = subject
+        self.grantedScopes = grantedScopes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case challenge, subject
+        case grantedScopes = "granted_scopes"
+    }
+}
+
+/// `POST /internal/logout/get`: an RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+public struct LogoutRequestInfo: Codable, Sendable, Equatable {
+    public var challenge: String
+    /// The client that asked, when known (from `id_token_hint` or `client_id`).
+    public var client: ClientDisplay?
+    /// The subject of the `id_token_hint`, when one was given.
+    public var subject: String?
+    public var sessionID: String?
+
+    public init(challenge: String, client: ClientDisplay?, subject: String?, sessionID: String?) {
+        self.challenge = challenge
+        self.client = client
+        self.subject = subject
+        self.sessionID = sessionID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case challenge, client, subject
+        case sessionID = "sid"
+    }
+}
+
+/// A user, by subject.
+public struct SubjectRef: Codable, Sendable, Equatable {
+    public var subject: String
+    public init(subject: String) { self.subject = subject }
+}
+
+/// One remembered consent: what `subject` allowed `client`.
+public struct ConsentGrant: Codable, Sendable, Equatable {
+    public var client: ClientDisplay
+    public var scopes: [String]
+    public var grantedAt: Int64
+
+    public init(client: ClientDisplay, scopes: [String], grantedAt: Int64) {
+        self.client = client
+        self.scopes = scopes
+        self.grantedAt = grantedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case client, scopes
+        case grantedAt = "granted_at"
+    }
+}
+
+public struct ConsentList: Codable, Sendable, Equatable {
+    public var consents: [ConsentGrant]
+    public init(consents: [ConsentGrant]) { self.consents = consents }
+}
+
+/// `POST /internal/consents/revoke`: forget the consent and revoke every token the client
+/// holds for the subject (access and refresh).
+public struct ConsentRevoke: Codable, Sendable, Equatable {
+    public var subject: String
+    public var clientID: String
+
+    public init(subject: String, clientID: String) {
+        self.subject = subject
+        self.clientID = clientID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case subject
+        case clientID = "client_id"
+    }
+}
+
+public struct ConsentRevokeAnswer: Codable, Sendable, Equatable {
+    public var revoked: Bool
+    public init(revoked: Bool) { self.revoked = revoked }
+}
+
+/// `POST /internal/userinfo` on the Authentication Service: the stored OpenID Connect claims of
+/// an account (Core §5.1), unfiltered; the Token Service releases only what the token's scopes
+/// allow. `found` is false for an unknown or disabled account.
+public struct UserClaims: Codable, Sendable, Equatable {
+    public var found: Bool
+    public var claims: [String: ClaimValue]
+
+    public init(found: Bool, claims: [String: ClaimValue]) {
+        self.found = found
+        self.claims = claims
+    }
+}
+
+/// A JSON claim value: string, boolean, number, or an object of strings (the `address` claim).
+public enum ClaimValue: Codable, Sendable, Equatable {
+    case string(String)
+    case bool(Bool)
+    case number(Int64)
+    case object([String: String])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else {
+            self = .object(try container.decode([String: String].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .bool(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
