@@ -1,4 +1,7 @@
+import Foundation
 public import Hummingbird
+import JOSE
+import Mustache
 public import ServiceKit
 public import Storage
 public import WireModels
@@ -6,13 +9,102 @@ public import WireModels
 /// Authentication Service: login, logout, consent, sessions, MFA, account page and federation.
 ///
 /// The service runs on the shared kit (health, readiness, metrics, internal-call keys at
-/// `/internal/jwks.json`, error mapping, limits and security headers); its protocol endpoints
-/// are added by their own issues.
+/// `/internal/jwks.json`, error mapping, limits and security headers). It owns the accounts, the
+/// browser sessions and the sign-in throttle, and answers the Token Service's login, consent and
+/// logout challenges (`AuthorizationFlowModels.swift`) with HTML pages.
 public struct AuthnService: NeoSecService {
     public static let name = ServiceName.authn
-    public static let migrations: [Migration] = []
+    public static let migrations: [Migration] = SQLAccountStore.migrations + SQLSessionStore.migrations + SQLLoginThrottleStore.migrations
 
-    public init(environment: ServiceEnvironment) async throws {}
+    /// scrypt cost setting: log2 N, from 14 (tests, small machines) to 20; 17 is the OWASP minimum.
+    public static let scryptLogNVariable = "NEOSEC_AUTHN_SCRYPT_LOG_N"
+    public static let defaultScryptLogN = 17
+    /// How often expired sessions and stale throttle counters are deleted.
+    static let purgeInterval: Duration = .seconds(600)
 
-    public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {}
+    let accounts: any AccountStore
+    let sessions: any SessionStore
+    let throttle: any LoginThrottleStore
+    let hasher: PasswordHasher
+    let templates: MustacheLibrary
+    let masterKey: [UInt8]
+    let time: any TimeSource
+
+    public init(environment: ServiceEnvironment) async throws {
+        try self.init(environment: environment, scryptLogN: Self.scryptLogN(from: ProcessInfo.processInfo.environment))
+    }
+
+    /// - Parameter scryptLogN: log2 of the scrypt cost N (10...20); tests pass a low value.
+    public init(environment: ServiceEnvironment, scryptLogN: Int) throws {
+        guard (10...20).contains(scryptLogN) else { throw ConfigError("the scrypt cost (log2 N) must be between 10 and 20") }
+        guard let masterKey = Base64URL.decode(environment.config.masterKey.value) else { throw ConfigError("NEOSEC_MASTER_KEY is not base64url") }
+        self.masterKey = Array(masterKey)
+        accounts = SQLAccountStore(environment.database)
+        sessions = SQLSessionStore(environment.database)
+        throttle = SQLLoginThrottleStore(environment.database)
+        hasher = PasswordHasher(logN: scryptLogN)
+        templates = try Templates.makeLibrary()
+        time = environment.time
+    }
+
+    /// `NEOSEC_AUTHN_SCRYPT_LOG_N`: unset means 17; anything outside 14...20 stops start-up.
+    public static func scryptLogN(from environment: [String: String]) throws -> Int {
+        guard let text = environment[scryptLogNVariable], !text.isEmpty else { return defaultScryptLogN }
+        guard let value = Int(text), (14...20).contains(value) else { throw ConfigError("\(scryptLogNVariable) must be between 14 and 20") }
+        return value
+    }
+
+    public var backgroundTasks: [BackgroundTask] {
+        let sessions = sessions
+        let throttle = throttle
+        let time = time
+        return [
+            BackgroundTask(name: "authn-purge", interval: Self.purgeInterval) {
+                let now = time.epochSeconds
+                _ = try await sessions.purgeExpired(now: now)
+                _ = try await throttle.purgeStale(before: now - LoginThrottlePolicy.account.forgetAfter)
+            }
+        ]
+    }
+
+    public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {
+        let config = environment.config
+        let secureCookies = config.baseURL.scheme?.lowercased() == "https"
+        let pages = PageRenderer(
+            library: templates,
+            contentSecurityPolicy: HTMLResponse.contentSecurityPolicy,
+            basePath: Self.basePath(config.baseURL)
+        )
+        let web = AuthnWeb(
+            pages: pages,
+            csrf: CSRFProtection(masterKey: masterKey, secureCookies: secureCookies, pages: pages),
+            sessions: SessionManager(store: sessions, accounts: accounts, time: environment.time, secureCookies: secureCookies),
+            challenges: ChallengeClient(client: environment.internalClient, pages: pages),
+            bodyLimit: config.maximumBodyBytes
+        )
+
+        AssetsEndpoint().register(on: router)
+        AccountEndpoint(web: web).register(on: router)
+        LoginEndpoint(web: web, accounts: accounts, throttle: throttle, hasher: hasher, time: environment.time).register(on: router)
+        ConsentEndpoint(web: web).register(on: router)
+        LogoutEndpoint(web: web).register(on: router)
+
+        UserinfoEndpoint(accounts: accounts, limit: config.maximumBodyBytes)
+            .register(on: router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens)))
+
+        let admin = router.group("/admin").add(middleware: AdminAuthMiddleware(adminToken: config.adminToken, realm: "neosec-admin"))
+        AdminAccountsEndpoint(
+            accounts: accounts, sessions: sessions, throttle: throttle, hasher: hasher, internalClient: environment.internalClient,
+            time: environment.time, bodyLimit: config.maximumBodyBytes
+        )
+        .register(on: admin)
+    }
+
+    /// The path of the service's public URL without a trailing slash ("" at the root), for when
+    /// a proxy serves it under a prefix.
+    static func basePath(_ url: URL) -> String {
+        var path = url.path
+        while path.hasSuffix("/") { path.removeLast() }
+        return path
+    }
 }

@@ -1,0 +1,242 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import JOSE
+import NIOCore
+import NeoSecTesting
+import ServiceKit
+import Testing
+import WireModels
+
+/// The authorization code flow end to end: `neosec up` (all five executables), a browser that
+/// submits the real login and consent HTML forms, and a confidential client at the token,
+/// userinfo, revocation and logout endpoints.
+@Suite("End to end: code + PKCE through the login and consent pages", .serialized)
+struct BrowserFlowEndToEndTests {
+    static let redirect = "http://127.0.0.1:9999/callback"
+
+    struct Suite {
+        let up: ChildProcess
+        let directory: TemporaryDirectory
+        let token: String
+        let authn: String
+        let resource: String
+        let webSecret: String
+    }
+
+    static func startSuite() async throws -> Suite {
+        let directory = try TemporaryDirectory()
+        let ports = try ServiceName.allCases.map { _ in try freeLoopbackPort() }
+        var environment = ["NEOSEC_LOG_LEVEL": "warning", "NEOSEC_AUTHN_SCRYPT_LOG_N": "14"]
+        for (service, port) in zip(ServiceName.allCases, ports) {
+            environment["NEOSEC_\(service.shortName.uppercased())_PORT"] = "\(port)"
+        }
+        let up = try ChildProcess(
+            executable: builtExecutable("neosec"), arguments: ["up", "--data-dir", directory.path + "/data", "--ready-timeout", "30"],
+            environment: environment, logDirectory: directory.path, name: "up"
+        )
+        let started = await ChildProcess.eventually(timeout: .seconds(60)) { up.stdout.contains("NeoSec is up") || !up.process.isRunning }
+        guard started, up.process.isRunning else { throw ConfigError("neosec up failed: \(up.stdout) \(up.stderr)") }
+        let fixtures = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory.path + "/data/fixtures.json"))) as! [[String: Any]]
+        let secret = fixtures.first { $0["client_id"] as? String == "demo-web" }?["client_secret"] as! String
+        return Suite(
+            up: up, directory: directory, token: "http://127.0.0.1:\(ports[0])", authn: "http://127.0.0.1:\(ports[1])",
+            resource: "http://127.0.0.1:\(ports[4])", webSecret: secret
+        )
+    }
+
+    static func stop(_ suite: Suite) async {
+        suite.up.signal(SIGINT)
+        _ = await suite.up.waitForExit(timeout: .seconds(20))
+        suite.directory.remove()
+    }
+
+    static func parameter(_ name: String, in url: String) -> String? {
+        URLComponents(string: url)?.queryItems?.first { $0.name == name }?.value
+    }
+
+    static func absolute(_ location: String, base: String) -> String {
+        location.hasPrefix("/") ? base + location : location
+    }
+
+    static func tokenRequest(_ suite: Suite, _ form: [(String, String)]) async throws -> (Int, [String: Any]) {
+        var request = HTTPClientRequest(url: suite.token + "/oauth2/token")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Basic " + Data("demo-web:\(suite.webSecret)".utf8).base64EncodedString())
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.body = .bytes(ByteBuffer(string: TestBrowser.encode(form)))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:])
+    }
+
+    static func bearerGet(_ url: String, _ token: String) async throws -> (Int, [String: Any], String?) {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:], response.headers.first(name: "WWW-Authenticate"))
+    }
+
+    static func authorizeURL(_ suite: Suite, challenge: String, scope: String = "openid profile email offline_access documents:read", extra: String = "") -> String {
+        let scope = scope.replacingOccurrences(of: " ", with: "%20")
+        return suite.token
+            + "/oauth2/authorize?response_type=code&client_id=demo-web&redirect_uri=\(redirect.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+            + "&scope=\(scope)&state=st-1&nonce=nonce-1&code_challenge=\(challenge)&code_challenge_method=S256\(extra)"
+    }
+
+    @Test func codeFlowThroughTheRealPages() async throws {
+        let suite = try await Self.startSuite()
+        do {
+            try await flow(suite)
+        } catch {
+            await Self.stop(suite)
+            throw error
+        }
+        await Self.stop(suite)
+    }
+
+    func flow(_ suite: Suite) async throws {
+        let browser = TestBrowser()
+        let verifier = RandomToken.make(bytes: 32)
+        let challenge = Base64URL.encode(SHA256.hash(data: Array(verifier.utf8)))
+
+        // 1. The client sends the browser to the authorization endpoint; it goes on to the login page.
+        let authorize = try await browser.get(Self.authorizeURL(suite, challenge: challenge))
+        #expect(authorize.status == 303)
+        let loginURL = try #require(authorize.location)
+        #expect(loginURL.hasPrefix(suite.authn + "/login?login_challenge="))
+        let login = try await browser.get(loginURL)
+        #expect(login.status == 200)
+        #expect(login.body.contains("NeoSec Demo Web App"))
+        #expect(login.header("X-Frame-Options") == "DENY")
+        #expect(login.header("Content-Security-Policy")?.contains("frame-ancestors 'none'") == true)
+        #expect(login.header("Content-Security-Policy")?.contains("unsafe-inline") == false)
+        let csrf = try #require(TestBrowser.inputValue("csrf_token", in: login.body))
+        let loginChallenge = try #require(TestBrowser.inputValue("login_challenge", in: login.body))
+
+        // 2. A wrong password: generic error, the same form again, no session.
+        let wrong = try await browser.post(
+            suite.authn + "/login", form: [("csrf_token", csrf), ("login_challenge", loginChallenge), ("username", "alice"), ("password", "nope")]
+        )
+        #expect(wrong.status == 401)
+        #expect(wrong.body.contains("The username or password is incorrect."))
+        #expect(wrong.location == nil)
+        // Without the CSRF token: refused.
+        let forged = try await browser.post(suite.authn + "/login", form: [("login_challenge", loginChallenge), ("username", "alice"), ("password", "alice-demo-password")])
+        #expect(forged.status == 403)
+
+        // 3. The right password: on to the consent page.
+        let signedIn = try await browser.post(
+            suite.authn + "/login",
+            form: [("csrf_token", csrf), ("login_challenge", loginChallenge), ("username", "alice"), ("password", "alice-demo-password")]
+        )
+        #expect(signedIn.status == 303)
+        let consentURL = Self.absolute(try #require(signedIn.location), base: suite.authn)
+        #expect(consentURL.contains("/consent?consent_challenge="))
+        let consent = try await browser.get(consentURL)
+        #expect(consent.status == 200)
+        let boxes = TestBrowser.checkboxes("scope", in: consent.body)
+        #expect(boxes.map(\.value) == ["openid", "profile", "email", "offline_access", "documents:read"])
+        #expect(boxes.allSatisfy { $0.checked })
+        #expect(consent.body.contains(#"name="decision""#) && consent.body.contains(#"value="allow""#) && consent.body.contains(#"value="deny""#))
+
+        // 4. Allow, with `email` unticked.
+        var consentForm = [
+            ("csrf_token", TestBrowser.inputValue("csrf_token", in: consent.body)!),
+            ("consent_challenge", TestBrowser.inputValue("consent_challenge", in: consent.body)!),
+        ]
+        consentForm += boxes.map(\.value).filter { $0 != "email" }.map { ("scope", $0) }
+        consentForm.append(("decision", "allow"))
+        let allowed = try await browser.post(suite.authn + "/consent", form: consentForm)
+        #expect(allowed.status == 303)
+        let callback = try #require(allowed.location)
+        #expect(callback.hasPrefix(Self.redirect + "?"))
+        #expect(Self.parameter("state", in: callback) == "st-1")
+        #expect(Self.parameter("iss", in: callback) == suite.token)
+        let code = try #require(Self.parameter("code", in: callback))
+
+        // 5. The client redeems the code.
+        let (status, tokens) = try await Self.tokenRequest(
+            suite, [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Self.redirect), ("code_verifier", verifier)]
+        )
+        #expect(status == 200, "\(tokens)")
+        #expect(tokens["scope"] as? String == "openid profile offline_access documents:read")
+        let access = try #require(tokens["access_token"] as? String)
+        let refresh = try #require(tokens["refresh_token"] as? String)
+        let idToken = try #require(tokens["id_token"] as? String)
+        let idClaims = try JSONSerialization.jsonObject(with: Base64URL.decode(idToken.split(separator: ".")[1])!) as! [String: Any]
+        #expect(idClaims["nonce"] as? String == "nonce-1")
+        #expect(idClaims["amr"] as? [String] == ["pwd"])
+        let subject = try #require(idClaims["sub"] as? String)
+
+        // 6. Userinfo releases profile claims, not the unticked email.
+        let (infoStatus, info, _) = try await Self.bearerGet(suite.token + "/oauth2/userinfo", access)
+        #expect(infoStatus == 200, "\(info)")
+        #expect(info["sub"] as? String == subject)
+        #expect(info["name"] as? String == "Alice Martin")
+        #expect(info["preferred_username"] as? String == "alice")
+        #expect(info["email"] == nil)
+
+        // 7. Refresh rotates; revoking the new refresh token kills the family.
+        let (refreshed, rotated) = try await Self.tokenRequest(suite, [("grant_type", "refresh_token"), ("refresh_token", refresh)])
+        #expect(refreshed == 200)
+        #expect(rotated["refresh_count"] as? Int == 1)
+        let newRefresh = rotated["refresh_token"] as! String
+        var revoke = HTTPClientRequest(url: suite.token + "/oauth2/revoke")
+        revoke.method = .POST
+        revoke.headers.add(name: "Authorization", value: "Basic " + Data("demo-web:\(suite.webSecret)".utf8).base64EncodedString())
+        revoke.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        revoke.body = .bytes(ByteBuffer(string: "token=\(newRefresh)&token_type_hint=refresh_token"))
+        #expect(try await HTTPClient.shared.execute(revoke, timeout: .seconds(10)).status == .ok)
+        let (afterRevoke, _) = try await Self.tokenRequest(suite, [("grant_type", "refresh_token"), ("refresh_token", newRefresh)])
+        #expect(afterRevoke == 400)
+        let (revokedInfo, _, challengeHeader) = try await Self.bearerGet(suite.token + "/oauth2/userinfo", rotated["access_token"] as! String)
+        #expect(revokedInfo == 401)
+        #expect(challengeHeader?.contains(#"error="invalid_token""#) == true)
+
+        // 8. Same browser, prompt=none: the session and the remembered consent answer at once.
+        let silent = try await browser.get(Self.authorizeURL(suite, challenge: challenge, scope: "openid", extra: "&prompt=none"))
+        let silentLogin = try await browser.get(try #require(silent.location))
+        #expect(silentLogin.status == 303)
+        let silentCallback = try #require(silentLogin.location)
+        #expect(Self.parameter("code", in: silentCallback) != nil, "\(silentCallback)")
+
+        // 9. RP-initiated logout back to the registered URI, then prompt=none needs a login.
+        let logout = try await browser.get(
+            suite.token + "/oauth2/logout?id_token_hint=\(idToken)&post_logout_redirect_uri=\("http://127.0.0.1:9999/".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)&state=bye"
+        )
+        #expect(logout.status == 303)
+        let confirm = try await browser.get(try #require(logout.location))
+        #expect(confirm.status == 200)
+        let signedOut = try await browser.post(
+            suite.authn + "/logout",
+            form: [
+                ("csrf_token", TestBrowser.inputValue("csrf_token", in: confirm.body)!),
+                ("logout_challenge", TestBrowser.inputValue("logout_challenge", in: confirm.body)!),
+            ]
+        )
+        #expect(signedOut.status == 303)
+        #expect(signedOut.location == "http://127.0.0.1:9999/?state=bye")
+        let after = try await browser.get(Self.authorizeURL(suite, challenge: challenge, extra: "&prompt=none"))
+        let afterLogin = try await browser.get(try #require(after.location))
+        #expect(Self.parameter("error", in: afterLogin.location ?? "") == "login_required")
+
+        // 10. Repeated wrong passwords are throttled with 429 and Retry-After.
+        let page = try await browser.get(suite.authn + "/login")
+        let token = TestBrowser.inputValue("csrf_token", in: page.body) ?? ""
+        var throttled: TestBrowser.Page?
+        for _ in 0..<8 {
+            let attempt = try await browser.post(suite.authn + "/login", form: [("csrf_token", token), ("username", "bob"), ("password", "wrong-password")])
+            if attempt.status == 429 {
+                throttled = attempt
+                break
+            }
+            #expect(attempt.status == 401)
+        }
+        #expect(throttled?.header("Retry-After") != nil)
+        // No credential reached the logs.
+        #expect(!suite.up.stderr.contains("alice-demo-password"))
+        #expect(!suite.up.stderr.contains(access))
+    }
+}
