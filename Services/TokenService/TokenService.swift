@@ -74,6 +74,7 @@ public struct TokenService: NeoSecService {
             AuthorizationCodeGrant(store: authorizations, tokens: tokens, userTokens: userTokens, time: environment.time),
             ClientCredentialsGrant(accessTokens: userTokens.accessTokens),
             RefreshTokenGrant(tokens: tokens, subjectRevocations: subjectRevocations, userTokens: userTokens, time: environment.time),
+            PasswordGrant(internalClient: environment.internalClient, userTokens: userTokens),
         ]
         return Dictionary(uniqueKeysWithValues: handlers.map { ($0.grantType, $0) })
     }

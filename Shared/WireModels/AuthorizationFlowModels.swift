@@ -312,3 +312,47 @@ public enum ClaimValue: Codable, Sendable, Equatable {
         }
     }
 }
+
+/// `POST /internal/password/verify` on the Authentication Service (callers: `neosec-token`):
+/// the resource owner password credentials grant (RFC 6749 §4.3) for clients explicitly allowed
+/// it. The Authentication Service applies its throttling and constant-work rules; an account
+/// with a second factor never passes this way.
+public struct PasswordVerifyRequest: Codable, Sendable, Equatable {
+    public var username: String
+    public var password: String
+    public var clientID: String
+
+    public init(username: String, password: String, clientID: String) {
+        self.username = username
+        self.password = password
+        self.clientID = clientID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case username, password
+        case clientID = "client_id"
+    }
+}
+
+/// Answer of `POST /internal/password/verify`. `valid` false covers unknown users, wrong
+/// passwords, disabled or throttled accounts and accounts with a second factor alike.
+public struct PasswordVerifyAnswer: Codable, Sendable, Equatable {
+    public var valid: Bool
+    public var subject: String?
+    public var authTime: Int64?
+    public var acr: String?
+    public var amr: [String]?
+
+    public init(valid: Bool, subject: String? = nil, authTime: Int64? = nil, acr: String? = nil, amr: [String]? = nil) {
+        self.valid = valid
+        self.subject = subject
+        self.authTime = authTime
+        self.acr = acr
+        self.amr = amr
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case valid, subject, acr, amr
+        case authTime = "auth_time"
+    }
+}

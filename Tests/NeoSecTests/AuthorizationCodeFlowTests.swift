@@ -314,7 +314,7 @@ struct AuthorizationCodeFlowTests {
     // MARK: Errors returned to the (verified) redirect URI
 
     @Test(arguments: [
-        ("response_type=token", "unsupported_response_type"),
+        ("response_type=code%20id_token", "unsupported_response_type"),
         ("response_type=code&scope=admin", "invalid_scope"),
         ("response_type=code&code_challenge=\(String(repeating: "a", count: 43))&code_challenge_method=plain", "invalid_request"),
         ("response_type=code&code_challenge=short&code_challenge_method=S256", "invalid_request"),
@@ -322,7 +322,7 @@ struct AuthorizationCodeFlowTests {
         ("response_type=code&max_age=-1", "invalid_request"),
         ("response_type=code&resource=https%3A%2F%2Fother.example.com", "invalid_target"),
         ("response_type=code&request=eyJ", "request_not_supported"),
-        ("response_type=code&response_mode=fragment", "invalid_request"),
+        ("response_type=code&response_mode=form_post", "invalid_request"),
         ("scope=openid", "invalid_request"),
     ])
     func badRequestsAreSentBackWithAnError(_ extra: String, _ error: String) async throws {
@@ -528,6 +528,61 @@ struct AuthorizationCodeFlowTests {
         }
     }
 
+    static let implicitClient = #"""
+        {"client_name":"Legacy SPA","token_endpoint_auth_method":"none","grant_types":["implicit"],"response_types":["token id_token","token"],
+         "redirect_uris":["https://legacy.example.com/cb"],"scope":"openid documents:read","allowed_audiences":["https://api.example.com"]}
+        """#
+
+    @Test func implicitOnlyForClientsRegisteredForIt() async throws {
+        try await run { h in
+            // A code client asking for tokens from the authorization endpoint: refused at its redirect URI, in the fragment.
+            let (web, _) = try await h.register(Self.webClient)
+            let (_, refused, _) = try await h.authorize(
+                "response_type=token&client_id=\(web)&redirect_uri=\(Self.encode(Self.redirect))&scope=openid&state=s&nonce=n"
+            )
+            #expect(refused?.hasPrefix(Self.redirect + "#") == true)
+            #expect(refused?.contains("error=unauthorized_client") == true)
+
+            let (id, _) = try await h.register(Self.implicitClient)
+            // id_token needs a nonce.
+            let (_, noNonce, _) = try await h.authorize(
+                "response_type=id_token%20token&client_id=\(id)&redirect_uri=\(Self.encode("https://legacy.example.com/cb"))&scope=openid&state=s"
+            )
+            #expect(noNonce?.contains("#error=invalid_request") == true)
+            // Query encoding is never used for tokens.
+            let (_, query, _) = try await h.authorize(
+                "response_type=token&response_mode=query&client_id=\(id)&redirect_uri=\(Self.encode("https://legacy.example.com/cb"))&scope=openid"
+            )
+            #expect(query?.contains("#error=invalid_request") == true)
+
+            let final = try await h.approve(
+                "response_type=token%20id_token&client_id=\(id)&redirect_uri=\(Self.encode("https://legacy.example.com/cb"))&scope=openid%20documents%3Aread&state=s&nonce=n-1"
+            )
+            #expect(final.hasPrefix("https://legacy.example.com/cb#access_token="))
+            let fragment = URLComponents(string: "https://x/?" + final.split(separator: "#", maxSplits: 1)[1])!.queryItems!
+            let values = Dictionary(uniqueKeysWithValues: fragment.map { ($0.name, $0.value ?? "") })
+            #expect(values["token_type"] == "Bearer")
+            #expect(values["state"] == "s")
+            #expect(values["iss"] == "http://127.0.0.1:9000")
+            #expect(values["refresh_token"] == nil)
+            #expect(values["code"] == nil)
+            let idToken = try #require(values["id_token"])
+            let claims = try JSONSerialization.jsonObject(with: Base64URL.decode(idToken.split(separator: ".")[1])!) as! [String: Any]
+            #expect(claims["nonce"] as? String == "n-1")
+            let digest = Array(SHA256.hash(data: Array(values["access_token"]!.utf8)))
+            #expect(claims["at_hash"] as? String == Base64URL.encode(digest.prefix(16)))
+        }
+    }
+
+    @Test func passwordGrantOnlyForClientsRegisteredForIt() async throws {
+        try await run { h in
+            let (id, secret) = try await h.register(Self.webClient)
+            let (status, body) = try await h.token("grant_type=password&username=alice&password=x", headers: Self.basic(id, secret!))
+            #expect(status == .badRequest)
+            #expect(body["error"] as? String == "unauthorized_client")
+        }
+    }
+
     @Test func discoveryListsTheOpenIDProvider() async throws {
         try await run { h in
             let metadata = try await h.client.execute(uri: "/.well-known/openid-configuration", method: .get) { response in
@@ -537,9 +592,10 @@ struct AuthorizationCodeFlowTests {
             #expect(metadata["authorization_endpoint"] as? String == "http://127.0.0.1:9000/oauth2/authorize")
             #expect(metadata["userinfo_endpoint"] as? String == "http://127.0.0.1:9000/oauth2/userinfo")
             #expect(metadata["end_session_endpoint"] as? String == "http://127.0.0.1:9000/oauth2/logout")
-            #expect(metadata["response_types_supported"] as? [String] == ["code"])
+            #expect(metadata["response_types_supported"] as? [String] == ["code", "id_token token", "token"])
+            #expect(metadata["response_modes_supported"] as? [String] == ["query", "fragment"])
             #expect(metadata["code_challenge_methods_supported"] as? [String] == ["S256"])
-            #expect(Set(metadata["grant_types_supported"] as! [String]) == ["authorization_code", "client_credentials", "refresh_token"])
+            #expect(Set(metadata["grant_types_supported"] as! [String]) == ["authorization_code", "client_credentials", "refresh_token", "password", "implicit"])
             #expect(metadata["authorization_response_iss_parameter_supported"] as? Bool == true)
             #expect((metadata["id_token_signing_alg_values_supported"] as? [String])?.contains("RS256") == true)
         }

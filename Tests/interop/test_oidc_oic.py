@@ -91,7 +91,7 @@ def test_discovery(suite):
     client = relying_party(suite)
     info = client.provider_info
     assert info["issuer"] == issuer
-    assert info["response_types_supported"] == ["code"]
+    assert info["response_types_supported"] == ["code", "id_token token", "token"]
     assert "S256" in info["code_challenge_methods_supported"]
     assert "plain" not in info["code_challenge_methods_supported"]
     assert info["end_session_endpoint"] == issuer + "/oauth2/logout"

@@ -51,6 +51,15 @@ struct AuthorizationFlow: Sendable {
         if let description { parameters.append(("error_description", description)) }
         if let state = pending.state { parameters.append(("state", state)) }
         parameters.append(("iss", issuer))
+        return respond(pending, parameters)
+    }
+
+    /// The authorization response: parameters in the query, or in the fragment for implicit
+    /// responses and `response_mode=fragment`.
+    func respond(_ pending: PendingAuthorization, _ parameters: [(String, String)]) -> String {
+        if pending.usesFragment == true {
+            return pending.redirectURI + "#" + parameters.map { "\($0.0)=\(RedirectURI.formEncode($0.1))" }.joined(separator: "&")
+        }
         return RedirectURI.appending(parameters, to: pending.redirectURI)
     }
 
@@ -89,7 +98,7 @@ struct AuthorizationFlow: Sendable {
             let remembered = try await store.consent(subject: accept.subject, clientID: pending.clientID),
             pending.scopes.allSatisfy(remembered.scopes.contains)
         {
-            return try await issueCode(pending, granted: pending.scopes)
+            return try await complete(pending, granted: pending.scopes)
         }
         if pending.prompt.contains("none") {
             return errorRedirect(pending, error: "consent_required", description: "the user has not consented to these scopes")
@@ -135,10 +144,37 @@ struct AuthorizationFlow: Sendable {
         }
         let _: PendingAuthorization = try await consume(.consent, accept.challenge)
         try await store.rememberConsent(subject: login.subject, clientID: pending.clientID, scopes: granted, at: time.epochSeconds)
-        return try await issueCode(pending, granted: granted)
+        return try await complete(pending, granted: granted)
     }
 
-    // MARK: Code
+    // MARK: Code, or implicit tokens
+
+    func complete(_ pending: PendingAuthorization, granted: [String]) async throws -> String {
+        pending.isImplicit ? try await issueImplicit(pending, granted: granted) : try await issueCode(pending, granted: granted)
+    }
+
+    /// OpenID Connect Core §3.2.2.5: access token (and ID token with `at_hash`) straight to the
+    /// redirect URI's fragment. No refresh token (RFC 6749 §4.2.2).
+    func issueImplicit(_ pending: PendingAuthorization, granted: [String]) async throws -> String {
+        guard let login = pending.login, let client = try await registry.client(pending.clientID) else { throw OAuthError.serverError }
+        let response = try await userTokens.issue(
+            UserTokenIssuer.Issue(
+                client: client, subject: login.subject, scopes: granted,
+                grant: RefreshGrant(
+                    scopes: granted, resources: pending.resources, authTime: login.authTime, acr: login.acr, amr: login.amr,
+                    sessionID: login.sessionID, refreshCount: 0
+                ),
+                nonce: pending.nonce, parentHash: "implicit:" + RandomToken.make(bytes: 16), familyID: RandomToken.make(bytes: 16),
+                issueRefreshToken: false, issueIDToken: pending.responseType == "id_token token" && granted.contains("openid")
+            )
+        )
+        var parameters = [("access_token", response.accessToken), ("token_type", response.tokenType), ("expires_in", String(response.expiresIn))]
+        if let scope = response.scope { parameters.append(("scope", scope)) }
+        if let idToken = response.idToken { parameters.append(("id_token", idToken)) }
+        if let state = pending.state { parameters.append(("state", state)) }
+        parameters.append(("iss", issuer))
+        return respond(pending, parameters)
+    }
 
     func issueCode(_ pending: PendingAuthorization, granted: [String]) async throws -> String {
         let code = Self.codePrefix + RandomToken.make(bytes: 32)
@@ -150,7 +186,7 @@ struct AuthorizationFlow: Sendable {
         var parameters = [("code", code)]
         if let state = pending.state { parameters.append(("state", state)) }
         parameters.append(("iss", issuer))
-        return RedirectURI.appending(parameters, to: pending.redirectURI)
+        return respond(pending, parameters)
     }
 
     // MARK: Logout (OpenID Connect RP-Initiated Logout 1.0)

@@ -24,6 +24,12 @@ struct PendingAuthorization: Codable, Sendable, Equatable {
     var login: Login?
     /// When the current challenge was made (for `prompt=login` and expiry display).
     var createdAt: Int64?
+    /// `code` (nil, the default) or an implicit type: `token`, `id_token token`.
+    var responseType: String?
+    /// Where the response parameters go: `query` (code) or `fragment` (implicit, or if asked).
+    var usesFragment: Bool?
+
+    var isImplicit: Bool { responseType.map(ClientPolicy.implicitResponseTypes.contains) ?? false }
 
     struct Login: Codable, Sendable, Equatable {
         var subject: String
@@ -56,10 +62,16 @@ enum AuthorizationRequestParser {
 
     static let supportedPrompts: Set<String> = ["none", "login", "consent", "select_account"]
 
+    /// Response types are space-separated sets (OAuth 2.0 Multiple Response Types §3): order
+    /// does not matter. Normalised to sorted order (`id_token token`).
+    static func normalizedResponseType(_ value: String) -> String {
+        value.split(separator: " ", omittingEmptySubsequences: true).map(String.init).sorted().joined(separator: " ")
+    }
+
     static func parse(_ form: FormParameters, registry: ClientRegistry) async throws -> (RegisteredClient, PendingAuthorization) {
         guard let clientID = form["client_id"] else { throw Failure.page(status: 400, message: "The request does not name a client (client_id is missing).") }
         guard let client = try await registry.client(clientID) else { throw Failure.page(status: 400, message: "This application is not registered.") }
-        guard client.grantTypes.contains(GrantType.authorizationCode) else {
+        guard client.grantTypes.contains(GrantType.authorizationCode) || client.grantTypes.contains(GrantType.implicit) else {
             throw Failure.page(status: 400, message: "This application may not use the authorization endpoint.")
         }
         let redirectURI: String
@@ -88,11 +100,22 @@ enum AuthorizationRequestParser {
         // Request objects are not supported (OpenID Connect Core §6).
         if form["request"] != nil { throw fail("request_not_supported", "request objects are not supported") }
         if form["request_uri"] != nil { throw fail("request_uri_not_supported", "request_uri is not supported") }
-        if let mode = form["response_mode"], mode != "query" { throw fail("invalid_request", "only response_mode=query is supported") }
-
-        guard let responseType = form["response_type"] else { throw fail("invalid_request", "missing parameter: response_type") }
-        guard responseType == "code" else { throw fail("unsupported_response_type", "only response_type=code is supported") }
-        guard client.responseTypes.contains("code") else { throw fail("unauthorized_client", "client is not registered for response_type code") }
+        guard let rawType = form["response_type"] else { throw fail("invalid_request", "missing parameter: response_type") }
+        let responseType = normalizedResponseType(rawType)
+        let implicit = ClientPolicy.implicitResponseTypes.contains(responseType)
+        // OAuth 2.0 Multiple Response Type Encoding Practices §2.1: token responses never go in
+        // the query; errors follow the response's encoding.
+        if implicit { pending.usesFragment = true }
+        switch form["response_mode"] {
+        case nil, "query" where !implicit: break
+        case "fragment": pending.usesFragment = true
+        default: throw fail("invalid_request", implicit ? "implicit responses use response_mode=fragment" : "response_mode must be query or fragment")
+        }
+        guard ClientPolicy.supportedResponseTypes.contains(responseType) else {
+            throw fail("unsupported_response_type", "response_type must be code (or, for clients allowed the implicit grant, token or id_token token)")
+        }
+        guard client.responseTypes.contains(responseType) else { throw fail("unauthorized_client", "client is not registered for this response_type") }
+        if responseType != "code" { pending.responseType = responseType }
 
         let requestedScopes: [String]
         if let scope = form["scope"] {
@@ -110,9 +133,16 @@ enum AuthorizationRequestParser {
             guard nonce.utf8.count <= 512 else { throw fail("invalid_request", "nonce too long") }
             pending.nonce = nonce
         }
+        // OpenID Connect Core §3.2.2.1: nonce is required when an ID token comes from the authorization endpoint.
+        if responseType.contains("id_token") {
+            guard pending.nonce != nil else { throw fail("invalid_request", "nonce is required for response_type id_token token") }
+            guard pending.isOpenID else { throw fail("invalid_scope", "id_token needs the openid scope") }
+        }
 
-        // RFC 7636 §4.3; RFC 9700 §2.1.1: S256 only, required for public clients.
-        if let challenge = form["code_challenge"] {
+        // RFC 7636 §4.3; RFC 9700 §2.1.1: S256 only, required for public clients (code flow).
+        if implicit {
+            if form["code_challenge"] != nil { throw fail("invalid_request", "PKCE applies to response_type code only") }
+        } else if let challenge = form["code_challenge"] {
             let method = form["code_challenge_method"] ?? "plain"
             guard method == "S256" else { throw fail("invalid_request", "code_challenge_method must be S256") }
             guard PKCE.isValidChallenge(challenge) else { throw fail("invalid_request", "malformed code_challenge") }

@@ -13,10 +13,14 @@ enum ClientPolicy {
     static let defaultAccessTokenAlgorithm = SigningAlgorithm.es256
 
     /// Grants this build of the token endpoint implements. A client can only be registered for these.
-    static let supportedGrantTypes: Set<String> = [GrantType.authorizationCode, GrantType.clientCredentials, GrantType.refreshToken]
-    /// Response types of the authorization endpoint. Implicit and hybrid are not served
-    /// (RFC 9700 §2.1.2: the implicit grant SHOULD NOT be used).
-    static let supportedResponseTypes: Set<String> = ["code"]
+    static let supportedGrantTypes: Set<String> = [
+        GrantType.authorizationCode, GrantType.clientCredentials, GrantType.refreshToken, GrantType.password, GrantType.implicit,
+    ]
+    /// Response types of the authorization endpoint. The implicit ones (`token`, `id_token token`)
+    /// only for clients registered for the `implicit` grant: RFC 9700 §2.1.2 says it SHOULD NOT
+    /// be used (tokens in the browser's URL, no sender constraint, no refresh).
+    static let supportedResponseTypes: Set<String> = ["code", "token", "id_token token"]
+    static let implicitResponseTypes: Set<String> = ["token", "id_token token"]
     /// Maximum number of registered redirect URIs per client.
     static let maximumRedirectURIs = 20
 
@@ -38,18 +42,25 @@ enum ClientPolicy {
             throw invalid("public clients cannot use client_credentials (RFC 6749 §4.4)")
         }
         metadata.grantTypes = grants
-        let usesAuthorizationEndpoint = grants.contains(GrantType.authorizationCode)
-        let responseTypes = metadata.responseTypes ?? (usesAuthorizationEndpoint ? ["code"] : [])
+        let usesCode = grants.contains(GrantType.authorizationCode)
+        let usesImplicit = grants.contains(GrantType.implicit)
+        let usesAuthorizationEndpoint = usesCode || usesImplicit
+        var defaultTypes: [String] = usesCode ? ["code"] : []
+        if usesImplicit { defaultTypes.append("id_token token") }
+        let responseTypes = (metadata.responseTypes ?? defaultTypes).map(AuthorizationRequestParser.normalizedResponseType)
         for type in responseTypes where !supportedResponseTypes.contains(type) {
             throw invalid("unsupported response type: \(type.prefix(64))")
         }
         // RFC 7591 §2.1: grant types and response types must agree.
-        if responseTypes.contains("code") != usesAuthorizationEndpoint {
+        if responseTypes.contains("code") != usesCode {
             throw invalid("response_types code goes with grant_types authorization_code")
         }
+        if responseTypes.contains(where: implicitResponseTypes.contains) != usesImplicit {
+            throw invalid("response_types token and id_token token go with grant_types implicit")
+        }
         metadata.responseTypes = responseTypes
-        if grants.contains(GrantType.refreshToken) && !usesAuthorizationEndpoint {
-            throw invalid("refresh_token needs authorization_code")
+        if grants.contains(GrantType.refreshToken) && !usesCode && !grants.contains(GrantType.password) {
+            throw invalid("refresh_token needs authorization_code or password")
         }
 
         if authMethod == .privateKeyJWT {
@@ -93,10 +104,10 @@ enum ClientPolicy {
         let redirects = metadata.redirectURIs ?? []
         if usesAuthorizationEndpoint {
             guard !redirects.isEmpty, redirects.count <= maximumRedirectURIs else {
-                throw OAuthError(.invalidRedirectURI, description: "authorization_code clients need 1 to \(maximumRedirectURIs) redirect_uris")
+                throw OAuthError(.invalidRedirectURI, description: "authorization_code and implicit clients need 1 to \(maximumRedirectURIs) redirect_uris")
             }
         } else if !redirects.isEmpty {
-            throw OAuthError(.invalidRedirectURI, description: "redirect_uris are only for authorization_code clients")
+            throw OAuthError(.invalidRedirectURI, description: "redirect_uris are only for authorization_code and implicit clients")
         }
         for uri in redirects {
             guard RedirectURI.isRegistrable(uri, publicClient: authMethod == .none) else {
@@ -142,4 +153,7 @@ enum GrantType {
     static let authorizationCode = "authorization_code"
     static let clientCredentials = "client_credentials"
     static let refreshToken = "refresh_token"
+    static let password = "password"
+    /// Not a token-endpoint grant: registering it allows the implicit response types.
+    static let implicit = "implicit"
 }

@@ -110,7 +110,7 @@ struct UserTokenIssuer: Sendable {
             let claims = IDTokenClaims(
                 iss: issuer, sub: issue.subject, aud: client.id, exp: now + Self.idTokenLifetime, iat: now, authTime: issue.grant.authTime,
                 nonce: issue.nonce, acr: issue.grant.acr, amr: issue.grant.amr.isEmpty ? nil : issue.grant.amr, azp: client.id,
-                sid: issue.grant.sessionID, atHash: Self.leftHalfHash(access.token, algorithm: algorithm)
+                sid: issue.grant.sessionID.isEmpty ? nil : issue.grant.sessionID, atHash: Self.leftHalfHash(access.token, algorithm: algorithm)
             )
             response.idToken = try await keys.signingKey(algorithm).sign(claims, type: "JWT")
         }
