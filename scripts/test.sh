@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 log() { printf '== %s\n' "$*"; }
 
 PG_DIR=""
+QR_DIR=""
 cleanup() {
+    if [ -n "$QR_DIR" ]; then rm -rf "$QR_DIR"; fi
     if [ -n "$PG_DIR" ]; then
         run_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
         rm -rf "$PG_DIR"
@@ -47,6 +49,11 @@ log "building (debug) with tests"
 swift build --build-tests
 BIN_DIR=$(swift build --show-bin-path)
 export NEOSEC_BIN_DIR="$BIN_DIR"
+
+# The QR Code tests write their symbols here; Tests/interop/test_qrcode_interop.py compares them
+# with the Python `qrcode` package's.
+QR_DIR=$(mktemp -d /tmp/neosec-qr.XXXXXX)
+export NEOSEC_QR_VECTORS="$QR_DIR/qr.json"
 
 log "swift test"
 swift test --skip-build

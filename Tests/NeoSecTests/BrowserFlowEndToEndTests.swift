@@ -222,7 +222,34 @@ struct BrowserFlowEndToEndTests {
         let afterLogin = try await browser.get(try #require(after.location))
         #expect(Self.parameter("error", in: afterLogin.location ?? "") == "login_required")
 
-        // 10. Repeated wrong passwords are throttled with 429 and Retry-After.
+        // 10. The password grant, for a client registered for it only.
+        let admin = try String(contentsOfFile: suite.directory.path + "/data/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        var register = HTTPClientRequest(url: suite.token + "/admin/clients")
+        register.method = .POST
+        register.headers.add(name: "Authorization", value: "Bearer \(admin)")
+        register.headers.add(name: "Content-Type", value: "application/json")
+        register.body = .bytes(ByteBuffer(string: #"{"client_name":"Legacy","grant_types":["password"],"scope":"openid profile","allowed_audiences":["\#(suite.resource)"]}"#))
+        let registered = try JSONSerialization.jsonObject(
+            with: Data(buffer: try await HTTPClient.shared.execute(register, timeout: .seconds(10)).body.collect(upTo: 1 << 20))
+        ) as! [String: Any]
+        func passwordGrant(_ password: String) async throws -> (Int, [String: Any]) {
+            var request = HTTPClientRequest(url: suite.token + "/oauth2/token")
+            request.method = .POST
+            let credentials = "\(registered["client_id"] as! String):\(registered["client_secret"] as! String)"
+            request.headers.add(name: "Authorization", value: "Basic " + Data(credentials.utf8).base64EncodedString())
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: TestBrowser.encode([("grant_type", "password"), ("username", "alice"), ("password", password), ("scope", "openid profile")])))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 20))) as? [String: Any]) ?? [:])
+        }
+        let (granted, grantBody) = try await passwordGrant("alice-demo-password")
+        #expect(granted == 200, "\(grantBody)")
+        #expect(grantBody["id_token"] != nil)
+        let (refused, refusedBody) = try await passwordGrant("wrong")
+        #expect(refused == 400)
+        #expect(refusedBody["error"] as? String == "invalid_grant")
+
+        // 11. Repeated wrong passwords are throttled with 429 and Retry-After.
         let page = try await browser.get(suite.authn + "/login")
         let token = TestBrowser.inputValue("csrf_token", in: page.body) ?? ""
         var throttled: TestBrowser.Page?

@@ -55,8 +55,8 @@ struct EndToEndTests {
                 environment: [
                     "NEOSEC_TOKEN_PORT": "\(port)",
                     "NEOSEC_DATA_DIR": directory.path,
-                    "NEOSEC_AUTHN_URL": "http://localhost:\(client.port!)/authn",
-                    "NEOSEC_UMA_URL": "http://localhost:\(client.port!)/uma",
+                    "NEOSEC_AUTHN_URL": "http://127.0.0.1:\(client.port!)/authn",
+                    "NEOSEC_UMA_URL": "http://127.0.0.1:\(client.port!)/uma",
                     "NEOSEC_TOKEN_INTERNAL_CALLERS": "authn",
                     "NEOSEC_LOG_LEVEL": "info",
                 ],

@@ -195,7 +195,8 @@ struct TokenEndpointTests {
             let (id, secret) = try await c.register(Self.serviceClient)
             let auth = Self.basic(id, secret!)
             let cases: [(String, HTTPResponse.Status, String)] = [
-                ("grant_type=password&username=a&password=b", .badRequest, "unsupported_grant_type"),
+                // Served, but this client is not registered for it.
+                ("grant_type=password&username=a&password=b", .badRequest, "unauthorized_client"),
                 ("grant_type=urn%3Aexample%3Anope", .badRequest, "unsupported_grant_type"),
                 ("scope=reports%3Aread", .badRequest, "invalid_request"),
                 ("grant_type=client_credentials&grant_type=client_credentials", .badRequest, "invalid_request"),
@@ -223,7 +224,8 @@ struct TokenEndpointTests {
         try await run { c in
             let bad = [
                 #"{"grant_types":["client_credentials"],"token_endpoint_auth_method":"none"}"#,
-                #"{"grant_types":["implicit"]}"#,
+                #"{"grant_types":["urn:ietf:params:oauth:grant-type:saml2-bearer"]}"#,
+                #"{"grant_types":["implicit"],"response_types":["code"],"redirect_uris":["https://a.example/cb"]}"#,
                 #"{"grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_jwt"}"#,
                 #"{"grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt"}"#,
                 #"{"grant_types":["client_credentials"],"access_token_format":"paseto"}"#,

@@ -12,6 +12,8 @@ import WireModels
 ///   asks the Token Service to revoke its tokens.
 /// - `POST /admin/accounts/{id}/password` — `{"password"}`; ends sessions and revokes tokens too.
 /// - `POST /admin/accounts/{id}/unlock` — clears the account's failed sign-in lock.
+/// - `POST /admin/accounts/{id}/totp/disable` — removes the account's TOTP credential and
+///   recovery codes (a user who lost both); the next sign-in is with the password alone.
 struct AdminAccountsEndpoint {
     static let usernameLength = 1...64
     static let passwordLength = 8...1024
@@ -20,7 +22,8 @@ struct AdminAccountsEndpoint {
     let sessions: any SessionStore
     let throttle: any LoginThrottleStore
     let hasher: PasswordHasher
-    let internalClient: InternalClient
+    let secondFactor: SecondFactor
+    let tokenService: TokenServiceClient
     let time: any TimeSource
     let bodyLimit: Int
 
@@ -75,7 +78,7 @@ struct AdminAccountsEndpoint {
             _ = try await accounts.setDisabled(id: account.id, disabled: true, at: time.epochSeconds)
             account.disabled = true
             try await sessions.deleteAll(accountID: account.id)
-            await revokeTokens(of: account.id, reason: "account_disabled", context: context)
+            await tokenService.revokeTokens(of: account.id, reason: "account_disabled", logger: context.logger)
             context.logger.notice("account disabled", metadata: ["account_id": .string(account.id)])
             return try Response.json(try Self.info(account))
         }
@@ -93,7 +96,7 @@ struct AdminAccountsEndpoint {
             try Self.validatePassword(body.password)
             _ = try await accounts.setPasswordHash(id: account.id, passwordHash: try await hasher.hash(body.password), at: time.epochSeconds)
             try await sessions.deleteAll(accountID: account.id)
-            await revokeTokens(of: account.id, reason: "password_reset", context: context)
+            await tokenService.revokeTokens(of: account.id, reason: "password_reset", logger: context.logger)
             context.logger.notice("account password set", metadata: ["account_id": .string(account.id)])
             return try Response.json(try Self.info(account))
         }
@@ -103,28 +106,18 @@ struct AdminAccountsEndpoint {
             context.logger.notice("account unlocked", metadata: ["account_id": .string(account.id)])
             return try Response.json(try Self.info(account))
         }
+        group.post("accounts/:id/totp/disable") { _, context in
+            let account = try await lookup(context)
+            try await secondFactor.disable(accountID: account.id)
+            context.logger.notice("account two-step verification removed", metadata: ["account_id": .string(account.id)])
+            return try Response.json(try Self.info(account))
+        }
     }
 
     private func lookup(_ context: NeoSecRequestContext) async throws -> StoredAccount {
         let id = try context.parameters.require("id")
         guard id.utf8.count <= 255, let account = try await accounts.find(id: id) else { throw Self.notFound }
         return account
-    }
-
-    /// Tokens already issued to the account stop working (Token Service `POST
-    /// /internal/revocations`). Best effort: the account change stands either way, and a failure
-    /// is logged for the operator to retry.
-    private func revokeTokens(of subject: String, reason: String, context: NeoSecRequestContext) async {
-        do {
-            _ = try await internalClient.post(
-                .token, path: "internal/revocations", body: SubjectRevocationRequest(subject: subject, reason: reason), as: SubjectRevocationResponse.self
-            )
-        } catch {
-            context.logger.error(
-                "token revocation failed",
-                metadata: ["account_id": .string(subject), "error_type": .string(String(reflecting: type(of: error)))]
-            )
-        }
     }
 
     /// 1–64 characters of `[a-z0-9._@-]`, after lower-casing.

@@ -16,6 +16,10 @@ import WireModels
 /// Failed attempts are throttled per client address and per account (SPEC §3: 429 with
 /// `Retry-After`); the answer never tells an unknown username from a wrong password, a disabled
 /// account or a locked one, and an unknown username costs the same scrypt run.
+///
+/// An account with two-step verification gets no session from its password: the password step
+/// ends on the `otp` form (`OTPLoginEndpoint`). A request whose `acr_values` ask for a second
+/// factor (`urn:neosec:acr:mfa`) is not answered from a password-only session.
 struct LoginEndpoint {
     static let path = "/login"
     static let acr = "urn:neosec:acr:password"
@@ -26,6 +30,7 @@ struct LoginEndpoint {
     let accounts: any AccountStore
     let throttle: any LoginThrottleStore
     let hasher: PasswordHasher
+    let secondFactor: SecondFactor
     let time: any TimeSource
 
     func register(on router: Router<NeoSecRequestContext>) {
@@ -47,8 +52,11 @@ struct LoginEndpoint {
             return loginForm(csrf, challenge: nil, client: nil, username: nil)
         }
         let info = try await web.challenges.login(challenge)
-        if let signedIn = try await web.sessions.current(request), !info.prompt.contains("login"),
-            info.maxAge.map({ time.epochSeconds - signedIn.session.authTime <= Int64($0) }) ?? true
+        let signedIn = try await web.sessions.current(request)
+        let needsSecondFactor = SecondFactor.required(by: info.acrValues)
+        if let signedIn, !info.prompt.contains("login"),
+            info.maxAge.map({ time.epochSeconds - signedIn.session.authTime <= Int64($0) }) ?? true,
+            !needsSecondFactor || signedIn.session.acr == SecondFactor.acr
         {
             let session = signedIn.session
             let location = try await web.challenges.acceptLogin(
@@ -64,7 +72,8 @@ struct LoginEndpoint {
             context.logger.info("login required but prompt=none")
             return AuthnWeb.seeOther(try await web.challenges.rejectLogin(challenge, error: "login_required"))
         }
-        let hint = info.loginHint.flatMap { $0.utf8.count <= 64 ? $0 : nil }
+        // A step-up (a password-only session, a request that needs more) names the signed-in user.
+        let hint = info.loginHint.flatMap { $0.utf8.count <= 64 ? $0 : nil } ?? signedIn?.account.username
         return loginForm(csrf, challenge: challenge, client: ClientView(info.client), username: hint)
     }
 
@@ -127,8 +136,11 @@ struct LoginEndpoint {
         }
 
         // Only the account's counter: clearing the address's on success would let one attacker
-        // reset it between guesses by signing in to an account of their own.
-        try await throttle.reset(key: accountKey)
+        // reset it between guesses by signing in to an account of their own. With two-step
+        // verification, only the second step clears it: otherwise whoever knows the password
+        // could reset the count of wrong codes by entering the password again.
+        let twoStep = try await secondFactor.isEnabled(accountID: account.id)
+        if !twoStep { try await throttle.reset(key: accountKey) }
         if hasher.needsRehash(account.passwordHash) {
             do {
                 _ = try await accounts.setPasswordHash(id: account.id, passwordHash: try await hasher.hash(password), at: now)
@@ -137,21 +149,14 @@ struct LoginEndpoint {
                 context.logger.warning("password rehash failed", metadata: ["account_id": .string(account.id)])
             }
         }
-        let (session, cookie) = try await web.sessions.start(accountID: account.id, acr: Self.acr, amr: Self.amr, replacing: request)
-        context.logger.info("login succeeded", metadata: ["account_id": .string(account.id)])
-
-        guard let challenge else { return web.seeOtherLocal(AccountEndpoint.path, cookies: cookie) }
-        do {
-            let location = try await web.challenges.acceptLogin(
-                LoginAccept(challenge: challenge, subject: account.id, authTime: session.authTime, acr: Self.acr, amr: Self.amr, sessionID: session.sid)
-            )
-            return AuthnWeb.seeOther(location, cookies: cookie)
-        } catch let error as HTMLError {
-            // Signed in all the same: keep the new session, and say why the app's request cannot go on.
-            var response = error.makeResponse()
-            response.setCookie(cookie)
-            return response
+        if twoStep {
+            let pending = try await web.pendingSignIns.start(accountID: account.id, challenge: challenge, replacing: request)
+            context.logger.info("password accepted, second factor required", metadata: ["account_id": .string(account.id)])
+            var client: ClientView?
+            if let challenge { client = (try? await web.challenges.login(challenge)).map { ClientView($0.client) } }
+            return web.otpPage(csrf, challenge: challenge, client: client, username: account.username, cookies: [pending])
         }
+        return try await web.finishSignIn(account: account, method: .password, challenge: challenge, request: request, context: context)
     }
 
     // MARK: Rendering
@@ -160,12 +165,7 @@ struct LoginEndpoint {
         _ csrf: CSRFProtection.Issued, challenge: String?, client: ClientView?, username: String?, error: String? = nil,
         status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]
     ) -> Response {
-        let page = LoginPage(
-            base: web.pages.basePath, csrfToken: csrf.token, challenge: challenge, client: client, username: username, error: error
-        )
-        var response = web.pages.render(.login, page, status: status, extraHeaders: headers)
-        response.setCookies(csrf.cookie)
-        return response
+        web.loginPage(csrf, challenge: challenge, client: client, username: username, error: error, status: status, headers: headers)
     }
 
     static func describe(_ seconds: Int64) -> String {

@@ -3,12 +3,14 @@ import Hummingbird
 import NIOCore
 import ServiceKit
 
-/// What the browser-facing endpoints share: pages, CSRF, sessions, the challenge protocol, and
-/// the two ways a page handler ends (a rendered page, or a 303).
+/// What the browser-facing endpoints share: pages, CSRF, sessions (and sign-ins waiting for
+/// their second factor), the challenge protocol, and the two ways a page handler ends (a
+/// rendered page, or a 303).
 struct AuthnWeb: Sendable {
     let pages: PageRenderer
     let csrf: CSRFProtection
     let sessions: SessionManager
+    let pendingSignIns: PendingSignInManager
     let challenges: ChallengeClient
     let bodyLimit: Int
 
@@ -36,6 +38,28 @@ struct AuthnWeb: Sendable {
     /// 303 to a path of this service.
     func seeOtherLocal(_ path: String, cookies: Cookie?...) -> Response {
         var response = Response(status: .seeOther, headers: [.location: pages.path(path), .cacheControl: "no-store"])
+        for case let cookie? in cookies { response.setCookie(cookie) }
+        return response
+    }
+
+    /// An account-page form: the CSRF check first (SPEC §3, §8), then the session (none: on to
+    /// the sign-in page). The handler gets the account, the form, and the request (body read).
+    func accountForm(
+        _ request: Request, _ handler: (SessionManager.SignedIn, FormParameters, Request) async throws -> Response
+    ) async throws -> Response {
+        var request = request
+        let form = try await request.formParameters(limit: bodyLimit)
+        try csrf.verify(request, form: form)
+        guard let signedIn = try await sessions.current(request) else { return seeOtherLocal(LoginEndpoint.path) }
+        return try await handler(signedIn, form, request)
+    }
+
+    /// 303 back to the account page, with a flag that the page turns into one of its fixed
+    /// messages (`AccountEndpoint.notices`, `.errors`). Flags are constants, never input.
+    func backToAccount(done: String? = nil, error: String? = nil, cookies: Cookie?...) -> Response {
+        var path = AccountEndpoint.path
+        if let done { path += "?done=" + done } else if let error { path += "?error=" + error }
+        var response = seeOtherLocal(path)
         for case let cookie? in cookies { response.setCookie(cookie) }
         return response
     }

@@ -31,20 +31,25 @@ enum HTMLResponse {
 /// Renders the templates of `Templates` with the security headers of `HTMLResponse`.
 struct PageRenderer: Sendable {
     enum Page: String {
-        case login, consent, error, account
+        case login, otp, consent, error, account
         case loggedOut = "logged_out"
         case logoutConfirm = "logout_confirm"
+        case totpSetup = "totp_setup"
+        case recoveryCodes = "recovery_codes"
     }
 
     let library: MustacheLibrary
     let contentSecurityPolicy: String
     /// Path prefix of this service's public URL ("" at the root), for links and form actions.
     let basePath: String
+    /// Configured upstream OpenID Providers, for the "Sign in with …" buttons.
+    let providers: [ProviderView]
 
-    init(library: MustacheLibrary, contentSecurityPolicy: String, basePath: String) {
+    init(library: MustacheLibrary, contentSecurityPolicy: String, basePath: String, providers: [ProviderView] = []) {
         self.library = library
         self.contentSecurityPolicy = contentSecurityPolicy
         self.basePath = basePath
+        self.providers = providers
     }
 
     func render(_ page: Page, _ model: some PageModel, status: HTTPResponse.Status = .ok, extraHeaders: HTTPFields = [:]) -> Response {
@@ -77,6 +82,14 @@ struct PageRenderer: Sendable {
 
     var signInRequired: HTMLError {
         error(.forbidden, heading: "Sign in required", message: "Sign in to NeoSec with the account this request is for, then try again.")
+    }
+
+    var secondFactorRequired: HTMLError {
+        error(
+            .forbidden, heading: "Two-step verification required",
+            message: "This app requires two-step verification, which your account does not have yet. "
+                + "Set it up on your account page, then go back to the app and sign in again."
+        )
     }
 }
 
@@ -132,6 +145,12 @@ struct ClientView: Sendable {
     }
 }
 
+/// An upstream provider as the pages show it.
+struct ProviderView: Sendable {
+    let id: String
+    let name: String
+}
+
 struct LoginPage: PageModel {
     let base: String
     let csrfToken: String
@@ -140,8 +159,12 @@ struct LoginPage: PageModel {
     let username: String?
     let hasUsername: Bool
     let error: String?
+    let providers: [ProviderView]
+    let hasProviders: Bool
 
-    init(base: String, csrfToken: String, challenge: String?, client: ClientView?, username: String?, error: String? = nil) {
+    init(base: String, csrfToken: String, challenge: String?, client: ClientView?, username: String?, error: String? = nil, providers: [ProviderView] = []) {
+        self.providers = providers
+        self.hasProviders = !providers.isEmpty
         self.base = base
         self.csrfToken = csrfToken
         self.challenge = challenge
@@ -187,8 +210,58 @@ struct LoggedOutPage: PageModel {
     let base: String
 }
 
+/// The second sign-in step. `username` is the account's, never what was typed.
+struct OTPPage: PageModel {
+    let base: String
+    let csrfToken: String
+    let challenge: String?
+    let client: ClientView?
+    let username: String
+    let error: String?
+}
+
+/// The account page. `notice` and `error` are fixed texts chosen by a query flag, never input.
 struct AccountPage: PageModel {
+    /// A connected application and the scopes it was allowed.
+    struct App: Sendable {
+        let clientID: String
+        let name: String
+        let scopes: String
+    }
+
     let base: String
     let csrfToken: String
     let username: String
+    let name: String?
+    let email: String?
+    let notice: String?
+    let error: String?
+    let totpEnabled: Bool
+    let recoveryCodesLeft: Int
+    let apps: [App]
+    let hasApps: Bool
+    let appsUnavailable: Bool
+    let identities: [String]
+    /// Providers this account can still link (a form each, `mode=link`).
+    let linkable: [ProviderView]
+    let hasLinkable: Bool
+}
+
+/// Enrolment: the QR code, the secret to type by hand, and the confirmation form.
+struct TOTPSetupPage: PageModel {
+    let base: String
+    let csrfToken: String
+    /// SVG markup made by `QRCode.svg` from the provisioning URI: generated here, no user data,
+    /// rendered unescaped (the only such value in the templates). Nil when it could not be made.
+    let qrSVG: String?
+    /// The secret in groups of four, for typing into an app by hand.
+    let secret: String
+    let uri: String
+    let error: String?
+}
+
+/// The recovery codes, shown once, right after enrolment.
+struct RecoveryCodesPage: PageModel {
+    let base: String
+    let codes: [String]
 }

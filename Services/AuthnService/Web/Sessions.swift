@@ -49,6 +49,19 @@ struct SessionManager: Sendable {
         return (session, cookie(value, maxAge: Int(Self.lifetime)))
     }
 
+    /// After a password change: ends every session of the account, this one included, and gives
+    /// this browser a new session with a new cookie and `sid` but the same sign-in facts
+    /// (`auth_time`, `acr`, `amr`) and expiry. A cookie stolen before the change dies with it.
+    func keepOnly(_ signedIn: SignedIn) async throws -> Cookie {
+        try await store.deleteAll(accountID: signedIn.account.id)
+        let value = RandomToken.make(bytes: Self.cookieBytes)
+        var session = signedIn.session
+        session.idHash = CredentialHash.hex(value)
+        session.sid = RandomToken.make(bytes: Self.sidBytes)
+        try await store.create(session)
+        return cookie(value, maxAge: Int(max(0, session.expiresAt - time.epochSeconds)))
+    }
+
     /// Deletes the browser's session; returns it when there was one.
     func end(_ request: Request) async throws -> StoredSession? {
         guard let value = Self.cookieValue(request) else { return nil }

@@ -2,15 +2,19 @@ import Mustache
 
 /// The HTML of the Authentication Service: Mustache templates compiled once at start-up.
 ///
-/// Rules the templates keep: every value goes through `{{ }}` (HTML-escaped; never triple
-/// braces), no inline script or style (the CSP forbids both), every form carries `csrf_token`,
-/// every input has a `<label for>` and an `autocomplete` hint, and error text sits in a
-/// `role="alert"` element the inputs reference with `aria-describedby`.
+/// Rules the templates keep: every value goes through `{{ }}` (HTML-escaped; triple braces
+/// only for the QR code's SVG on the enrolment page, which this service generates from a URI
+/// it made itself: no user data reaches it), no inline script or style (the CSP forbids both),
+/// every form carries `csrf_token`, every input has a `<label for>` and an `autocomplete` hint,
+/// and error text sits in a `role="alert"` element the inputs reference with `aria-describedby`.
 enum Templates {
     static let sources: [String: String] = [
         "layout": layout,
         "client": client,
         PageRenderer.Page.login.rawValue: login,
+        PageRenderer.Page.otp.rawValue: otp,
+        PageRenderer.Page.totpSetup.rawValue: totpSetup,
+        PageRenderer.Page.recoveryCodes.rawValue: recoveryCodes,
         PageRenderer.Page.consent.rawValue: consent,
         PageRenderer.Page.error.rawValue: error,
         PageRenderer.Page.loggedOut.rawValue: loggedOut,
@@ -92,6 +96,19 @@ enum Templates {
         {{#challenge}}<button type="submit" name="action" value="cancel" class="secondary" formnovalidate>Cancel</button>{{/challenge}}
         </div>
         </form>
+        {{#hasProviders}}
+        <section class="federation" aria-labelledby="federation-heading">
+        <h2 id="federation-heading">Or sign in with</h2>
+        {{#providers}}
+        <form method="post" action="{{base}}/federation/start">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        {{#challenge}}<input type="hidden" name="login_challenge" value="{{.}}">{{/challenge}}
+        <input type="hidden" name="provider" value="{{id}}">
+        <button type="submit" class="secondary">Sign in with {{name}}</button>
+        </form>
+        {{/providers}}
+        </section>
+        {{/hasProviders}}
         {{/content}}
         {{/layout}}
 
@@ -178,18 +195,204 @@ enum Templates {
 
         """
 
+    /// The account page (SPEC §5): profile, two-step verification, password, connected
+    /// applications with per-app revoke, linked identities, sign-out. Each form posts back here
+    /// and lands on `/account` again with a fixed message.
     static let account = """
         {{<layout}}
         {{$title}}Your account{{/title}}
         {{$content}}
         <h1>Your account</h1>
         <p class="lead">Signed in as <strong>{{username}}</strong></p>
+        {{#notice}}<p class="notice" role="status">{{.}}</p>{{/notice}}
+        {{#error}}<p class="alert" role="alert">{{.}}</p>{{/error}}
+
+        <section class="section" aria-labelledby="profile-heading">
+        <h2 id="profile-heading">Profile</h2>
+        <dl class="details">
+        <dt>Username</dt><dd>{{username}}</dd>
+        <dt>Name</dt><dd>{{#name}}{{.}}{{/name}}{{^name}}Not set{{/name}}</dd>
+        <dt>Email</dt><dd>{{#email}}{{.}}{{/email}}{{^email}}Not set{{/email}}</dd>
+        </dl>
+        </section>
+
+        <section class="section" aria-labelledby="totp-heading">
+        <h2 id="totp-heading">Two-step verification</h2>
+        {{#totpEnabled}}
+        <p>On. Signing in asks for a code from your authenticator app after your password. Recovery codes left: {{recoveryCodesLeft}}.</p>
+        <form method="post" action="{{base}}/account/totp/disable" class="stack">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        <div class="field">
+        <label for="totp-disable-password">Current password</label>
+        <input id="totp-disable-password" name="password" type="password" autocomplete="current-password" maxlength="1024" required>
+        </div>
+        <div class="actions">
+        <button type="submit" class="secondary">Turn off two-step verification</button>
+        </div>
+        </form>
+        {{/totpEnabled}}
+        {{^totpEnabled}}
+        <p>Off. Add a code from an authenticator app to your password, so that a stolen password alone cannot open your account.</p>
+        <form method="post" action="{{base}}/account/totp/start" class="stack">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        <div class="actions">
+        <button type="submit" class="primary">Set up two-step verification</button>
+        </div>
+        </form>
+        {{/totpEnabled}}
+        </section>
+
+        <section class="section" aria-labelledby="password-heading">
+        <h2 id="password-heading">Password</h2>
+        <form method="post" action="{{base}}/account/password" class="stack">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        <input type="text" name="username" value="{{username}}" autocomplete="username" hidden>
+        <div class="field">
+        <label for="current-password">Current password</label>
+        <input id="current-password" name="current_password" type="password" autocomplete="current-password" maxlength="1024" required>
+        </div>
+        <div class="field">
+        <label for="new-password">New password</label>
+        <input id="new-password" name="new_password" type="password" autocomplete="new-password" minlength="8" maxlength="1024" required aria-describedby="new-password-hint">
+        <p id="new-password-hint" class="hint">At least 8 characters. Changing it signs you out everywhere else.</p>
+        </div>
+        <div class="field">
+        <label for="confirm-password">Confirm new password</label>
+        <input id="confirm-password" name="confirm_password" type="password" autocomplete="new-password" minlength="8" maxlength="1024" required>
+        </div>
+        <div class="actions">
+        <button type="submit" class="primary">Change password</button>
+        </div>
+        </form>
+        </section>
+
+        <section class="section" aria-labelledby="apps-heading">
+        <h2 id="apps-heading">Connected applications</h2>
+        {{#appsUnavailable}}<p class="alert" role="alert">Connected applications cannot be shown right now. Please try again in a moment.</p>{{/appsUnavailable}}
+        {{^appsUnavailable}}{{^hasApps}}<p>No application has access to your account.</p>{{/hasApps}}{{/appsUnavailable}}
+        {{#hasApps}}
+        <ul class="apps">
+        {{#apps}}
+        <li class="app">
+        <div>
+        <p class="client-name">{{name}}</p>
+        <p class="hint">Allowed: {{scopes}}</p>
+        </div>
+        <form method="post" action="{{base}}/account/apps/revoke">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        <input type="hidden" name="client_id" value="{{clientID}}">
+        <button type="submit" class="secondary" aria-label="Revoke access for {{name}}">Revoke access</button>
+        </form>
+        </li>
+        {{/apps}}
+        </ul>
+        {{/hasApps}}
+        </section>
+
+        <section class="section" aria-labelledby="identities-heading">
+        <h2 id="identities-heading">Linked identities</h2>
+        <ul class="identities">
+        {{#identities}}<li>{{.}}</li>{{/identities}}
+        </ul>
+        {{#hasLinkable}}
+        {{#linkable}}
+        <form method="post" action="{{base}}/federation/start" class="stack">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        <input type="hidden" name="provider" value="{{id}}">
+        <input type="hidden" name="mode" value="link">
+        <button type="submit" class="secondary">Link {{name}}</button>
+        </form>
+        {{/linkable}}
+        {{/hasLinkable}}
+        </section>
+
+        <section class="section" aria-labelledby="signout-heading">
+        <h2 id="signout-heading">Sign out</h2>
         <form method="post" action="{{base}}/logout" class="stack">
         <input type="hidden" name="csrf_token" value="{{csrfToken}}">
         <div class="actions">
         <button type="submit" class="secondary">Sign out</button>
         </div>
         </form>
+        </section>
+        {{/content}}
+        {{/layout}}
+
+        """
+
+    /// The second sign-in step (SPEC §3: the field is named `otp`). Recovery codes go in the
+    /// same field, so the input is text, not numeric.
+    static let otp = """
+        {{<layout}}
+        {{$title}}Two-step verification{{/title}}
+        {{$content}}
+        <h1>Two-step verification</h1>
+        {{#client}}<p class="lead">to continue to <strong>{{name}}</strong></p>{{/client}}
+        {{>client}}
+        <p>Signing in as <strong>{{username}}</strong>.</p>
+        {{#error}}<p id="form-error" class="alert" role="alert">{{.}}</p>{{/error}}
+        <form method="post" action="{{base}}/login/otp" class="stack">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        {{#challenge}}<input type="hidden" name="login_challenge" value="{{.}}">{{/challenge}}
+        <div class="field">
+        <label for="otp">Verification code</label>
+        <input id="otp" name="otp" type="text" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" maxlength="32" required autofocus aria-describedby="otp-hint{{#error}} form-error{{/error}}"{{#error}} aria-invalid="true"{{/error}}>
+        <p id="otp-hint" class="hint">The 6-digit code from your authenticator app, or one of your recovery codes.</p>
+        </div>
+        <div class="actions">
+        <button type="submit" class="primary">Verify</button>
+        </div>
+        </form>
+        {{/content}}
+        {{/layout}}
+
+        """
+
+    /// Enrolment. `{{{qrSVG}}}` is the one unescaped value of all the templates, on purpose: it is
+    /// SVG markup that `QRCode.svg` generates here (module shapes, plus a fixed title it escapes
+    /// itself) from the provisioning URI this service built; the URI is encoded as modules, never
+    /// as text, so no user data reaches the markup. Escaping it would print the markup instead of
+    /// drawing the code. Every other value, the secret and the URI included, is escaped.
+    static let totpSetup = """
+        {{<layout}}
+        {{$title}}Set up two-step verification{{/title}}
+        {{$content}}
+        <h1>Set up two-step verification</h1>
+        <ol class="steps">
+        <li>Open an authenticator app on your phone and add an account by scanning this QR code.</li>
+        <li>Enter the 6-digit code the app shows.</li>
+        </ol>
+        {{#qrSVG}}<figure class="qr">{{{qrSVG}}}</figure>{{/qrSVG}}
+        <p>Can't scan it? Enter this key in the app instead:</p>
+        <p><code id="totp-secret" class="secret">{{secret}}</code></p>
+        <p class="hint"><a href="{{uri}}">Open in an authenticator app on this device</a></p>
+        {{#error}}<p id="form-error" class="alert" role="alert">{{.}}</p>{{/error}}
+        <form method="post" action="{{base}}/account/totp/confirm" class="stack">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        <div class="field">
+        <label for="otp">Code from the app</label>
+        <input id="otp" name="otp" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="16" required autofocus{{#error}} aria-describedby="form-error" aria-invalid="true"{{/error}}>
+        </div>
+        <div class="actions">
+        <button type="submit" class="primary">Turn on two-step verification</button>
+        <a class="button-link" href="{{base}}/account">Cancel</a>
+        </div>
+        </form>
+        {{/content}}
+        {{/layout}}
+
+        """
+
+    static let recoveryCodes = """
+        {{<layout}}
+        {{$title}}Save your recovery codes{{/title}}
+        {{$content}}
+        <h1>Two-step verification is on</h1>
+        <p class="notice" role="status">Save these recovery codes somewhere safe. Each one signs you in once if you lose your phone. They are shown only now.</p>
+        <ul class="codes" aria-label="Recovery codes">
+        {{#codes}}<li><code>{{.}}</code></li>{{/codes}}
+        </ul>
+        <p><a href="{{base}}/account?done=totp_enabled">I have saved them: back to your account</a></p>
         {{/content}}
         {{/layout}}
 
@@ -201,11 +404,13 @@ enum Templates {
           color-scheme: light dark;
           --bg: #f4f5f7; --card: #ffffff; --text: #1c1e21; --muted: #5f6670; --border: #d8dbe0;
           --accent: #2f5bea; --accent-text: #ffffff; --alert-bg: #fdecec; --alert-text: #8a1c1c; --focus: #8fb0ff;
+          --notice-bg: #e8f4ec; --notice-text: #1d5c32;
         }
         @media (prefers-color-scheme: dark) {
           :root {
             --bg: #15171a; --card: #1e2125; --text: #e8eaed; --muted: #a0a6ae; --border: #353a40;
             --accent: #6d8dff; --accent-text: #0b0d10; --alert-bg: #3a1d1f; --alert-text: #ffb4b4; --focus: #4a6ee0;
+            --notice-bg: #1b3324; --notice-text: #a8e0b8;
           }
         }
         *, *::before, *::after { box-sizing: border-box; }
@@ -246,6 +451,21 @@ enum Templates {
         button.secondary { background: transparent; color: var(--text); border-color: var(--border); }
         button.secondary:hover { background: var(--bg); }
         .alert { background: var(--alert-bg); color: var(--alert-text); padding: .75rem 1rem; border-radius: .5rem; margin: 0 0 1rem; }
+        .notice { background: var(--notice-bg); color: var(--notice-text); padding: .75rem 1rem; border-radius: .5rem; margin: 0 0 1rem; }
+        .section { border-top: 1px solid var(--border); margin-top: 1.5rem; padding-top: .25rem; }
+        .details { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: 0; }
+        .details dt { color: var(--muted); }
+        .details dd { margin: 0; word-break: break-word; }
+        .apps, .codes, .identities { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: .5rem; }
+        .app { display: flex; justify-content: space-between; align-items: center; gap: .75rem; padding: .5rem .75rem; border: 1px solid var(--border); border-radius: .5rem; }
+        .app .hint { margin: 0; }
+        .codes { display: grid; grid-template-columns: repeat(2, 1fr); margin-bottom: 1.5rem; }
+        .codes code { font-size: 1rem; letter-spacing: .05em; }
+        .qr { margin: 1rem 0; display: flex; justify-content: center; }
+        .qr svg { width: 12rem; height: auto; background: #ffffff; }
+        .secret { font-size: 1rem; letter-spacing: .08em; }
+        .steps { padding-left: 1.25rem; }
+        .button-link { align-self: center; }
         a { color: var(--accent); }
         @media (max-width: 30rem) { .card { padding: 1.5rem 1.25rem; } .actions button { flex: 1; } }
 

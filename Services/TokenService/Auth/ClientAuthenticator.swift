@@ -131,25 +131,3 @@ struct ClientAuthenticator: Sendable {
         guard try await replay.claim(scope: "client-assertion:\(client.id)", id: claims.jti, expiresAt: claims.exp, now: now) else { throw fail }
     }
 }
-
-/// `aud` as RFC 7519 §4.1.3 allows it: a string or an array of strings.
-struct Audience: Codable, Sendable, Equatable {
-    var values: [String]
-
-    init(_ values: [String]) { self.values = values }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let single = try? container.decode(String.self) {
-            values = [single]
-        } else {
-            values = try container.decode([String].self)
-        }
-    }
-
-    /// A single audience is written as a string, several as an array.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        if values.count == 1 { try container.encode(values[0]) } else { try container.encode(values) }
-    }
-}

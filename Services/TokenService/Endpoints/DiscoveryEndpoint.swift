@@ -10,8 +10,9 @@ struct DiscoveryEndpoint {
     static let openIDPath = "/.well-known/openid-configuration"
     static let oauthPath = "/.well-known/oauth-authorization-server"
 
-    /// ACR values the Authentication Service reports (`LoginAccept.acr`).
-    static let acrValues = ["urn:neosec:acr:password"]
+    /// ACR values the Authentication Service reports (`LoginAccept.acr`): password only, and
+    /// password with a second factor (TOTP or a recovery code). The first is the default.
+    static let acrValues = ["urn:neosec:acr:password", "urn:neosec:acr:mfa", "urn:neosec:acr:federated"]
     static let standardScopes = ["openid", "profile", "email", "address", "phone", "offline_access"]
 
     let issuer: String
