@@ -104,10 +104,40 @@ public struct SigningKey: Sendable, CustomStringConvertible {
         VerificationKey(kid: kid, algorithm: algorithm, jwk: publicJWK, collection: collection)
     }
 
-    /// Signs `claims` as a compact JWS with `typ` and `kid` in the protected header.
-    public func sign(_ claims: some JWTPayload, type: String) async throws -> String {
-        let header: JWTHeader = ["typ": .string(type), "alg": .string(algorithm.rawValue)]
-        return try await collection.sign(claims, kid: JWKIdentifier(string: kid), header: header)
+    /// Signs `claims` as a compact JWS (RFC 7515 §7.1) with `alg`, `kid` and `typ` in the
+    /// protected header.
+    ///
+    /// Signed here with swift-crypto directly rather than through jwt-kit's `JWTKeyCollection`:
+    /// the collection is an actor (one executor hop per token) and re-encodes the header each
+    /// time; on the token endpoint's hot path that was a measurable share of the work. The
+    /// output is the same compact serialization (ES256 signatures as the 64-byte `r || s` of
+    /// RFC 7518 §3.4), verified by jwt-kit and by third-party libraries in the tests.
+    public func sign(_ claims: some Encodable, type: String) async throws -> String {
+        let payload = try Self.encoder.encode(claims)
+        var input = protectedHeader(type: type)
+        input.append(".")
+        input.append(Base64URL.encode(payload))
+        let bytes = Array(input.utf8)
+        let signature: [UInt8]
+        switch material {
+        case .p256(let key): signature = Array(try key.signature(for: bytes).rawRepresentation)
+        case .rsa(let key): signature = Array(try key.signature(for: bytes, padding: .insecurePKCS1v1_5).rawRepresentation)
+        case .ed25519(let key): signature = Array(try key.signature(for: bytes))
+        }
+        return input + "." + Base64URL.encode(signature)
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// base64url of `{"alg":…,"kid":…,"typ":…}`. `kid` is a base64url thumbprint and `type` one
+    /// of our own constants, so neither needs JSON escaping; anything else is refused.
+    func protectedHeader(type: String) -> String {
+        precondition(type.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }, "JWS typ must be a plain token")
+        return Base64URL.encode(Array(#"{"alg":"\#(algorithm.rawValue)","kid":"\#(kid)","typ":"\#(type)"}"#.utf8))
     }
 
     static func stripLeadingZeros(_ data: Data) -> [UInt8] {
