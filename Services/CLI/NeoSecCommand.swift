@@ -13,7 +13,7 @@ struct NeoSecCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "neosec",
         abstract: "NeoSec: OAuth 2.0, OpenID Connect and UMA 2.0 for your APIs.",
-        subcommands: [Up.self, Serve.self, Admin.self]
+        subcommands: [Up.self, Serve.self, Admin.self, Bench.self]
     )
 }
 
@@ -55,6 +55,22 @@ enum Supervision {
                     return
                 }
             }
+        }
+    }
+}
+
+/// `neosec bench password-hash`: the cost of the password hash, in hashes per second per core.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure costs that docs/benchmarks.md records.", subcommands: [PasswordHash.self])
+
+    struct PasswordHash: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "password-hash", abstract: "scrypt hashes per second on one core.")
+        @Option(help: "log2 of the scrypt cost N (r = 8, p = 1).") var logN = 17
+        @Option(help: "How long to hash, in seconds.") var seconds = 10.0
+
+        func run() async throws {
+            let (hashes, elapsed) = try await PasswordHashBenchmark.run(logN: logN, seconds: seconds)
+            print(String(format: "scrypt N=2^%d r=8 p=1: %d hashes in %.2f s = %.2f hashes/s/core (%.0f ms each)", logN, hashes, elapsed, Double(hashes) / elapsed, elapsed * 1000 / Double(hashes)))
         }
     }
 }

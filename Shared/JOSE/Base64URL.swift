@@ -2,11 +2,42 @@ public import Foundation
 
 /// base64url without padding (RFC 7515 §2, RFC 4648 §5).
 public enum Base64URL {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// Encodes byte by byte into an ASCII buffer: on the token endpoint's hot path, Foundation's
+    /// base64 followed by three `replacingOccurrences` (NSString searches) cost more than the
+    /// ES256 signature itself.
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let input = Array(bytes)
+        let count = (input.count * 4 + 2) / 3
+        return String(unsafeUninitializedCapacity: count) { output in
+            var out = 0
+            var index = 0
+            while index + 3 <= input.count {
+                let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+                output[out] = alphabet[Int(chunk >> 18 & 63)]
+                output[out + 1] = alphabet[Int(chunk >> 12 & 63)]
+                output[out + 2] = alphabet[Int(chunk >> 6 & 63)]
+                output[out + 3] = alphabet[Int(chunk & 63)]
+                out += 4
+                index += 3
+            }
+            switch input.count - index {
+            case 1:
+                let chunk = UInt32(input[index]) << 16
+                output[out] = alphabet[Int(chunk >> 18 & 63)]
+                output[out + 1] = alphabet[Int(chunk >> 12 & 63)]
+                out += 2
+            case 2:
+                let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
+                output[out] = alphabet[Int(chunk >> 18 & 63)]
+                output[out + 1] = alphabet[Int(chunk >> 12 & 63)]
+                output[out + 2] = alphabet[Int(chunk >> 6 & 63)]
+                out += 3
+            default: break
+            }
+            return out
+        }
     }
 
     /// Strict decoding: only the base64url alphabet, no padding, no whitespace, and a length

@@ -6,9 +6,18 @@ is reported instead of fetched. Forms are read with the standard library's `html
 """
 import base64
 import hashlib
+import hmac
+import itertools
 import secrets
+import socket
+import struct
+import time
+import uuid
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 TIMEOUT = 15
@@ -178,6 +187,67 @@ def follow(session, response, stop):
     raise AssertionError(f"too many redirects, last at {response.url}")
 
 
+# -- Client addresses ---------------------------------------------------------------------------
+#
+# The Authentication Service throttles failed sign-ins per client address as well as per account
+# (4 free failures, then 1, 2, 4 … s), and a success does not reset the address's count. Tests
+# that fail on purpose send from an address of their own: on Linux all of 127.0.0.0/8 is
+# loopback, so a connection bound to 127.a.b.c reaches the services on 127.0.0.1 and the service
+# sees 127.a.b.c as the client. Elsewhere (macOS has only 127.0.0.1) every session uses 127.0.0.1.
+
+
+class SourceAddressAdapter(HTTPAdapter):
+    """Every connection of the session leaves from `address`."""
+
+    def __init__(self, address, **kwargs):
+        self.source_address = (address, 0)
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = self.source_address
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _loopback_aliases_work():
+    try:
+        with socket.socket() as listener, socket.socket() as client:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            client.bind(("127.0.0.2", 0))
+            client.settimeout(2)
+            client.connect(listener.getsockname())
+            return True
+    except OSError:
+        return False
+
+
+LOOPBACK_ALIASES = _loopback_aliases_work()
+# A random /16 per test run, so that runs against a long-lived suite do not share counters.
+_address_prefix = f"127.{secrets.randbelow(200) + 20}"
+_address_counter = itertools.count(1)
+
+
+def fresh_address():
+    """A loopback address no other session of this run uses (127.0.0.1 without aliases)."""
+    if not LOOPBACK_ALIASES:
+        return "127.0.0.1"
+    n = next(_address_counter)
+    return f"{_address_prefix}.{n // 250 % 250}.{n % 250 + 1}"
+
+
+def new_session(address=None):
+    """A `requests.Session` (a browser's cookie jar) that connects from `address`, by default a
+    fresh one (see `fresh_address`)."""
+    session = requests.Session()
+    address = address or fresh_address()
+    if address != "127.0.0.1":
+        adapter = SourceAddressAdapter(address)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    session.client_address = address
+    return session
+
+
 def visit(session, url, stop):
     """GET `url` and follow redirects; see `follow`."""
     return follow(session, session.get(url, allow_redirects=False, timeout=TIMEOUT), stop)
@@ -278,3 +348,50 @@ def pkce_pair():
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
     return verifier, challenge
+
+
+# -- Test accounts and TOTP -----------------------------------------------------------------------
+
+
+def create_account(suite, prefix="user", password=None, claims=None, exact=False):
+    """A new account through the admin API (`POST /admin/accounts`); returns
+    (username, password, account id). The username is `prefix` plus a random suffix, or with
+    `exact` the prefix itself while it is free (for screenshots)."""
+    candidates = ([prefix] if exact else []) + [f"{prefix}-{uuid.uuid4().hex[:10]}"]
+    for username in candidates:
+        secret = password or f"{username}-password"
+        response = requests.post(
+            suite["urls"]["authn"] + "/admin/accounts",
+            headers={"Authorization": "Bearer " + suite["admin_token"]},
+            json={"username": username, "password": secret, "claims": claims or {}},
+            timeout=60,
+        )
+        if response.status_code == 409 and username != candidates[-1]:
+            continue
+        assert response.status_code == 201, response.text
+        return username, secret, response.json()["id"]
+
+
+def account_ids(suite):
+    """{username: id} of every account (`GET /admin/accounts`)."""
+    response = requests.get(
+        suite["urls"]["authn"] + "/admin/accounts", headers={"Authorization": "Bearer " + suite["admin_token"]}, timeout=15
+    )
+    assert response.status_code == 200, response.text
+    return {account["username"]: account["id"] for account in response.json()["accounts"]}
+
+
+def totp(secret_base32, step=None, digits=6, period=30):
+    """RFC 6238 TOTP over RFC 4226 HOTP with HMAC-SHA1, for time step `step` (default: now)."""
+    secret = secret_base32.replace(" ", "").upper()
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = int(time.time()) // period if step is None else step
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    binary = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
+    return str(binary % 10**digits).zfill(digits)
+
+
+def totp_step(period=30):
+    """The current RFC 6238 time step."""
+    return int(time.time()) // period

@@ -162,3 +162,21 @@ actor AsyncSemaphore {
         }
     }
 }
+
+/// Password-hashing cost, for `neosec bench password-hash` (docs/benchmarks.md): how many scrypt
+/// hashes one core computes per second with the given cost.
+public enum PasswordHashBenchmark {
+    /// Hashes sequentially (one core) for about `seconds`; returns (hashes, elapsed seconds).
+    public static func run(logN: Int, seconds: Double) async throws -> (hashes: Int, elapsed: Double) {
+        let hasher = PasswordHasher(logN: logN)
+        let start = ContinuousClock.now
+        var count = 0
+        while true {
+            _ = try await hasher.hash("benchmark-password-\(count)")
+            count += 1
+            let elapsed = ContinuousClock.now - start
+            let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            if value >= seconds { return (count, value) }
+        }
+    }
+}

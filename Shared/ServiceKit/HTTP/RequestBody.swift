@@ -7,7 +7,12 @@ extension Request {
     /// The media type of the body, lower-cased, without parameters.
     public var mediaType: String? {
         guard let value = headers[.contentType] else { return nil }
-        return value.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        // Byte-level (ASCII) trimming and lower-casing: Foundation's `trimmingCharacters` showed
+        // up on the token endpoint's profile.
+        var bytes = Array(value.utf8.prefix { $0 != UInt8(ascii: ";") })
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        let start = bytes.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? bytes.endIndex
+        return String(decoding: bytes[start...].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
     /// An `application/x-www-form-urlencoded` body, strictly parsed (see `FormParameters`).
