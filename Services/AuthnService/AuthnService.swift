@@ -127,7 +127,7 @@ public struct AuthnService: NeoSecService {
             .register(on: router)
         OTPLoginEndpoint(web: web, accounts: accounts, throttle: throttle, secondFactor: secondFactor, time: environment.time).register(on: router)
         ConsentEndpoint(web: web).register(on: router)
-        LogoutEndpoint(web: web).register(on: router)
+        LogoutEndpoint(web: web, tokenService: tokenService).register(on: router)
 
         var clients: [String: UpstreamClient] = [:]
         for upstream in upstreams { clients[upstream.id] = UpstreamClient(provider: upstream, http: environment.httpClient, time: environment.time) }

@@ -18,13 +18,17 @@ public struct IssuedToken: Sendable, Equatable {
     public var familyID: String?
     /// The token (hash) this one was issued from: a code, a refresh token, a subject token.
     public var parentHash: String?
+    /// The Authentication Service session the token was issued under (the ID token's `sid`).
+    public var sessionID: String?
     /// Extra claims as JSON (`cnf`, `act`, `permissions`, `auth_time`, `acr` …) for introspection.
     public var claimsJSON: String?
 
     public init(
         hash: String, kind: Kind, clientID: String, subject: String, scope: String, audience: String,
-        issuedAt: Int64, expiresAt: Int64, revoked: Bool = false, familyID: String? = nil, parentHash: String? = nil, claimsJSON: String? = nil
+        issuedAt: Int64, expiresAt: Int64, revoked: Bool = false, familyID: String? = nil, parentHash: String? = nil, claimsJSON: String? = nil,
+        sessionID: String? = nil
     ) {
+        self.sessionID = sessionID
         self.hash = hash
         self.kind = kind
         self.clientID = clientID
@@ -59,6 +63,10 @@ public protocol TokenStore: Sendable {
     /// Revokes every token issued from `parentHash` (a code, a refresh token), and their families.
     @discardableResult
     func revokeIssued(from parentHash: String) async throws -> Int
+    /// Revokes the tokens issued under session `sessionID` of `subject`, except refresh tokens
+    /// whose scope holds `offline_access`; returns how many changed.
+    @discardableResult
+    func revokeSession(subject: String, sessionID: String) async throws -> Int
     /// Revokes every token `clientID` holds for `subject`.
     @discardableResult
     func revokeAll(subject: String, clientID: String) async throws -> Int
@@ -93,6 +101,12 @@ public struct SQLTokenStore: TokenStore {
                 "CREATE INDEX issued_tokens_parent ON \(m.table("issued_tokens")) (parent_hash)",
                 "CREATE INDEX issued_tokens_subject ON \(m.table("issued_tokens")) (subject, client_id)",
             ]
+        },
+        Migration(id: "tokens-002") { m in
+            [
+                "ALTER TABLE \(m.table("issued_tokens")) ADD COLUMN session_id TEXT",
+                "CREATE INDEX issued_tokens_session ON \(m.table("issued_tokens")) (subject, session_id)",
+            ]
         }
     ]
 
@@ -100,13 +114,13 @@ public struct SQLTokenStore: TokenStore {
         try await db.execute(
             """
             INSERT INTO \(db.table("issued_tokens"))
-                (hash, kind, client_id, subject, scope, audience, issued_at, expires_at, revoked, family_id, parent_hash, claims)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                (hash, kind, client_id, subject, scope, audience, issued_at, expires_at, revoked, family_id, parent_hash, claims, session_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(token.hash), .text(token.kind.rawValue), .text(token.clientID), .text(token.subject), .text(token.scope),
                 .text(token.audience), .integer(token.issuedAt), .integer(token.expiresAt), .integer(token.revoked ? 1 : 0),
-                .optionalText(token.familyID), .optionalText(token.parentHash), .optionalText(token.claimsJSON),
+                .optionalText(token.familyID), .optionalText(token.parentHash), .optionalText(token.claimsJSON), .optionalText(token.sessionID),
             ]
         )
     }
@@ -114,7 +128,7 @@ public struct SQLTokenStore: TokenStore {
     public func find(hash: String) async throws -> IssuedToken? {
         let rows = try await db.query(
             """
-            SELECT hash, kind, client_id, subject, scope, audience, issued_at, expires_at, revoked, family_id, parent_hash, claims
+            SELECT hash, kind, client_id, subject, scope, audience, issued_at, expires_at, revoked, family_id, parent_hash, claims, session_id
             FROM \(db.table("issued_tokens")) WHERE hash = ?
             """,
             [.text(hash)]
@@ -128,7 +142,7 @@ public struct SQLTokenStore: TokenStore {
             hash: try row.text("hash"), kind: kind, clientID: try row.text("client_id"), subject: try row.text("subject"),
             scope: try row.text("scope"), audience: try row.text("audience"), issuedAt: try row.integer("issued_at"),
             expiresAt: try row.integer("expires_at"), revoked: try row.integer("revoked") != 0, familyID: try row.optionalText("family_id"),
-            parentHash: try row.optionalText("parent_hash"), claimsJSON: try row.optionalText("claims")
+            parentHash: try row.optionalText("parent_hash"), claimsJSON: try row.optionalText("claims"), sessionID: try row.optionalText("session_id")
         )
     }
 
@@ -158,7 +172,7 @@ public struct SQLTokenStore: TokenStore {
         let rows = try await db.query(
             """
             UPDATE \(db.table("issued_tokens")) SET revoked = 1 WHERE hash = ? AND kind = 'refresh' AND revoked = 0
-            RETURNING hash, kind, client_id, subject, scope, audience, issued_at, expires_at, revoked, family_id, parent_hash, claims
+            RETURNING hash, kind, client_id, subject, scope, audience, issued_at, expires_at, revoked, family_id, parent_hash, claims, session_id
             """,
             [.text(hash)]
         )
@@ -185,6 +199,18 @@ public struct SQLTokenStore: TokenStore {
             SQLStatement("UPDATE \(table) SET revoked = 1 WHERE parent_hash = ? AND revoked = 0 RETURNING hash", [.text(parentHash)]),
         ])
         return results.reduce(0) { $0 + $1.count }
+    }
+
+    public func revokeSession(subject: String, sessionID: String) async throws -> Int {
+        try await db.query(
+            """
+            UPDATE \(db.table("issued_tokens")) SET revoked = 1
+            WHERE subject = ? AND session_id = ? AND revoked = 0
+              AND (kind = 'access' OR (' ' || scope || ' ') NOT LIKE '% offline_access %')
+            RETURNING hash
+            """,
+            [.text(subject), .text(sessionID)]
+        ).count
     }
 
     public func revokeAll(subject: String, clientID: String) async throws -> Int {

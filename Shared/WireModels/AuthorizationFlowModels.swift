@@ -356,3 +356,26 @@ public struct PasswordVerifyAnswer: Codable, Sendable, Equatable {
         case authTime = "auth_time"
     }
 }
+
+/// `POST /internal/sessions/ended` on the Token Service (callers: `neosec-authn`): the user
+/// signed out of session `sid`. Tokens issued under it stop working, except refresh tokens
+/// granted with `offline_access` (OpenID Connect Core §11: access while the user is away).
+public struct SessionEnded: Codable, Sendable, Equatable {
+    public var subject: String
+    public var sessionID: String
+
+    public init(subject: String, sessionID: String) {
+        self.subject = subject
+        self.sessionID = sessionID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case subject
+        case sessionID = "sid"
+    }
+}
+
+public struct SessionEndedAnswer: Codable, Sendable, Equatable {
+    public var revoked: Int
+    public init(revoked: Int) { self.revoked = revoked }
+}

@@ -200,7 +200,12 @@ struct BrowserFlowEndToEndTests {
         let silentLogin = try await browser.get(try #require(silent.location))
         #expect(silentLogin.status == 303)
         let silentCallback = try #require(silentLogin.location)
-        #expect(Self.parameter("code", in: silentCallback) != nil, "\(silentCallback)")
+        let silentCode = try #require(Self.parameter("code", in: silentCallback), "\(silentCallback)")
+        let (_, silentTokens) = try await Self.tokenRequest(
+            suite, [("grant_type", "authorization_code"), ("code", silentCode), ("redirect_uri", Self.redirect), ("code_verifier", verifier)]
+        )
+        let sessionAccess = try #require(silentTokens["access_token"] as? String)
+        #expect(try await Self.bearerGet(suite.token + "/oauth2/userinfo", sessionAccess).0 == 200)
 
         // 9. RP-initiated logout back to the registered URI, then prompt=none needs a login.
         let logout = try await browser.get(
@@ -218,6 +223,8 @@ struct BrowserFlowEndToEndTests {
         )
         #expect(signedOut.status == 303)
         #expect(signedOut.location == "http://127.0.0.1:9999/?state=bye")
+        // Signing out told the Token Service: the session's access token is revoked.
+        #expect(try await Self.bearerGet(suite.token + "/oauth2/userinfo", sessionAccess).0 == 401)
         let after = try await browser.get(Self.authorizeURL(suite, challenge: challenge, extra: "&prompt=none"))
         let afterLogin = try await browser.get(try #require(after.location))
         #expect(Self.parameter("error", in: afterLogin.location ?? "") == "login_required")

@@ -13,6 +13,7 @@ struct LogoutEndpoint {
     static let path = "/logout"
 
     let web: AuthnWeb
+    let tokenService: TokenServiceClient
 
     func register(on router: Router<NeoSecRequestContext>) {
         router.get(RouterPath(stringLiteral: Self.path)) { request, context in
@@ -44,6 +45,7 @@ struct LogoutEndpoint {
         let challenge = try parameters["logout_challenge"].map { try web.challenges.wellFormed($0) }
         if let ended = try await web.sessions.end(request) {
             context.logger.info("signed out", metadata: ["account_id": .string(ended.accountID)])
+            await tokenService.sessionEnded(subject: ended.accountID, sessionID: ended.sid, logger: context.logger)
         }
         let clear = web.sessions.clearingCookie
         do {

@@ -21,6 +21,18 @@ struct TokenServiceClient: Sendable {
         ).revoked
     }
 
+    /// `POST /internal/sessions/ended`: the session's tokens stop working. Best effort, as below:
+    /// the user is signed out here either way.
+    func sessionEnded(subject: String, sessionID: String, logger: Logger) async {
+        do {
+            _ = try await client.post(
+                .token, path: "internal/sessions/ended", body: SessionEnded(subject: subject, sessionID: sessionID), as: SessionEndedAnswer.self
+            )
+        } catch {
+            logger.error("session-end notice failed", metadata: ["account_id": .string(subject), "error_type": .string(String(reflecting: type(of: error)))])
+        }
+    }
+
     /// `POST /internal/revocations`: tokens already issued to the account stop working. Best
     /// effort: the account change stands either way, and a failure is logged for the operator
     /// to retry.

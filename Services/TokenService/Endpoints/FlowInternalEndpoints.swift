@@ -32,6 +32,13 @@ struct FlowInternalEndpoints {
             }
             return ConsentList(consents: grants)
         }
+        // Sign-out: the session's tokens stop working (offline_access refresh tokens excepted).
+        post(group, "sessions/ended") { (body: SessionEnded) in
+            guard SubjectRevocationEndpoint.isValidIdentifier(body.subject), SubjectRevocationEndpoint.isValidIdentifier(body.sessionID) else {
+                throw OAuthError.invalidRequest("invalid subject or sid")
+            }
+            return SessionEndedAnswer(revoked: try await tokens.revokeSession(subject: body.subject, sessionID: body.sessionID))
+        }
         // "Revoke this app": forget the consent and revoke every token the client holds for the user.
         post(group, "consents/revoke") { (body: ConsentRevoke) in
             let forgotten = try await store.forgetConsent(subject: body.subject, clientID: body.clientID)

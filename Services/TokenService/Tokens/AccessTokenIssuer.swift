@@ -47,6 +47,7 @@ struct AccessTokenIssuer: Sendable {
     struct Record: Sendable {
         var familyID: String
         var parentHash: String
+        var sessionID: String?
     }
 
     static func jwtRecordHash(jti: String) -> String { CredentialHash.hex("jti:" + jti) }
@@ -72,7 +73,7 @@ struct AccessTokenIssuer: Sendable {
                     IssuedToken(
                         hash: Self.jwtRecordHash(jti: jti), kind: .access, clientID: client.id, subject: subject, scope: scope ?? "",
                         audience: audiences.joined(separator: " "), issuedAt: now, expiresAt: now + Int64(lifetime),
-                        familyID: record.familyID, parentHash: record.parentHash
+                        familyID: record.familyID, parentHash: record.parentHash, sessionID: record.sessionID
                     )
                 )
             }
@@ -87,7 +88,7 @@ struct AccessTokenIssuer: Sendable {
                 IssuedToken(
                     hash: CredentialHash.hex(token), kind: .access, clientID: client.id, subject: subject, scope: scope ?? "",
                     audience: audiences.joined(separator: " "), issuedAt: now, expiresAt: now + Int64(lifetime),
-                    familyID: record?.familyID, parentHash: record?.parentHash, claimsJSON: claimsJSON
+                    familyID: record?.familyID, parentHash: record?.parentHash, claimsJSON: claimsJSON, sessionID: record?.sessionID
                 )
             )
             return Issued(token: token, expiresIn: lifetime)

@@ -80,9 +80,10 @@ struct UserTokenIssuer: Sendable {
     func issue(_ issue: Issue) async throws -> TokenResponse {
         let client = issue.client
         let audiences = try audiences(resources: issue.grant.resources, scopes: issue.scopes, client: client)
+        let sessionID = issue.grant.sessionID.isEmpty ? nil : issue.grant.sessionID
         let access = try await accessTokens.issue(
             client: client, subject: issue.subject, scopes: issue.scopes, audiences: audiences, authTime: issue.grant.authTime,
-            acr: issue.grant.acr, record: AccessTokenIssuer.Record(familyID: issue.familyID, parentHash: issue.parentHash)
+            acr: issue.grant.acr, record: AccessTokenIssuer.Record(familyID: issue.familyID, parentHash: issue.parentHash, sessionID: sessionID)
         )
         var response = TokenResponse(
             accessToken: access.token, tokenType: "Bearer", expiresIn: access.expiresIn,
@@ -97,7 +98,8 @@ struct UserTokenIssuer: Sendable {
                 IssuedToken(
                     hash: CredentialHash.hex(refresh), kind: .refresh, clientID: client.id, subject: issue.subject,
                     scope: issue.grant.scopes.joined(separator: " "), audience: audiences.joined(separator: " "), issuedAt: now,
-                    expiresAt: now + Int64(lifetime), familyID: issue.familyID, parentHash: issue.parentHash, claimsJSON: claims
+                    expiresAt: now + Int64(lifetime), familyID: issue.familyID, parentHash: issue.parentHash, claimsJSON: claims,
+                    sessionID: sessionID
                 )
             )
             response.refreshToken = refresh
