@@ -3,16 +3,33 @@ public import ServiceKit
 public import Storage
 public import WireModels
 
-/// Demo Resource Server: a small API protected by NeoSec tokens.
-///
-/// The service runs on the shared kit (health, readiness, metrics, internal-call keys at
-/// `/internal/jwks.json`, error mapping, limits and security headers); its protocol endpoints
-/// are added by their own issues.
+/// Demo Resource Server: a per-user document API protected by NeoSec access tokens. Its
+/// resource identifier (the audience its tokens must carry, RFC 8707) is its base URL.
 public struct ResourceService: NeoSecService {
     public static let name = ServiceName.resource
-    public static let migrations: [Migration] = []
+    public static let migrations: [Migration] = SQLDocumentStore.migrations
 
-    public init(environment: ServiceEnvironment) async throws {}
+    let documents: any DocumentStore
 
-    public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {}
+    public init(environment: ServiceEnvironment) async throws {
+        documents = SQLDocumentStore(environment.database)
+    }
+
+    /// The audience tokens for this server carry: its base URL without a trailing slash.
+    static func resourceIdentifier(_ config: ServiceConfig) -> String {
+        config.baseURL.absoluteString.hasSuffix("/") ? String(config.baseURL.absoluteString.dropLast()) : config.baseURL.absoluteString
+    }
+
+    public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {
+        let config = environment.config
+        let issuer = config.issuer.absoluteString.hasSuffix("/") ? String(config.issuer.absoluteString.dropLast()) : config.issuer.absoluteString
+        let token = config.serviceURLs[.token]!.absoluteString
+        let authenticator = BearerAuthenticator(
+            issuer: issuer, audience: Self.resourceIdentifier(config),
+            jwksURL: (token.hasSuffix("/") ? String(token.dropLast()) : token) + "/.well-known/jwks.json", http: environment.httpClient,
+            time: environment.time
+        )
+        DocumentsEndpoint(authenticator: authenticator, documents: documents, time: environment.time, bodyLimit: config.maximumBodyBytes)
+            .register(on: router)
+    }
 }

@@ -178,6 +178,58 @@ struct BrowserFlowEndToEndTests {
         #expect(info["preferred_username"] as? String == "alice")
         #expect(info["email"] == nil)
 
+        // 6b. The demo resource server: local JWT verification, audience and scope per route.
+        let (whoStatus, who, _) = try await Self.bearerGet(suite.resource + "/api/whoami", access)
+        #expect(whoStatus == 200)
+        #expect(who["sub"] as? String == subject)
+        #expect(who["client_id"] as? String == "demo-web")
+        let (listStatus, listing, _) = try await Self.bearerGet(suite.resource + "/api/documents", access)
+        #expect(listStatus == 200)
+        #expect((listing["documents"] as? [Any])?.isEmpty == true)
+        var create = HTTPClientRequest(url: suite.resource + "/api/documents")
+        create.method = .POST
+        create.headers.add(name: "Authorization", value: "Bearer \(access)")
+        create.headers.add(name: "Content-Type", value: "application/json")
+        create.body = .bytes(ByteBuffer(string: #"{"title":"t","content":"c"}"#))
+        let denied = try await HTTPClient.shared.execute(create, timeout: .seconds(10))
+        #expect(denied.status == .forbidden)
+        #expect(denied.headers.first(name: "WWW-Authenticate")?.contains(#"error="insufficient_scope""#) == true)
+        #expect(denied.headers.first(name: "WWW-Authenticate")?.contains(#"scope="documents:write""#) == true)
+        let (noToken, _, bare) = try await Self.bearerGet(suite.resource + "/api/whoami", "")
+        #expect(noToken == 401)
+        #expect(bare?.contains("error=") == false)
+        let (garbage, _, garbageChallenge) = try await Self.bearerGet(suite.resource + "/api/whoami", "eyJhbGciOiJub25lIn0.e30.")
+        #expect(garbage == 401)
+        #expect(garbageChallenge?.contains(#"error="invalid_token""#) == true)
+        let inQuery = try await HTTPClient.shared.execute(HTTPClientRequest(url: suite.resource + "/api/whoami?access_token=\(access)"), timeout: .seconds(10))
+        #expect(inQuery.status == .badRequest)
+        // A token for another audience (only the userinfo endpoint) is refused.
+        let (otherAudience, _, _) = try await Self.bearerGet(suite.resource + "/api/whoami", idToken)
+        #expect(otherAudience == 401)
+
+        // A service client with documents:write creates, reads and deletes its own documents.
+        let fixtures = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: suite.directory.path + "/data/fixtures.json"))) as! [[String: Any]]
+        let serviceSecret = fixtures.first { $0["client_id"] as? String == "demo-service" }?["client_secret"] as! String
+        var cc = HTTPClientRequest(url: suite.token + "/oauth2/token")
+        cc.method = .POST
+        cc.headers.add(name: "Authorization", value: "Basic " + Data("demo-service:\(serviceSecret)".utf8).base64EncodedString())
+        cc.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        cc.body = .bytes(ByteBuffer(string: "grant_type=client_credentials"))
+        let ccBody = try JSONSerialization.jsonObject(with: Data(buffer: try await HTTPClient.shared.execute(cc, timeout: .seconds(10)).body.collect(upTo: 1 << 20))) as! [String: Any]
+        let serviceToken = ccBody["access_token"] as! String
+        create.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(serviceToken)")
+        let created = try await HTTPClient.shared.execute(create, timeout: .seconds(10))
+        #expect(created.status == .created)
+        let document = try JSONSerialization.jsonObject(with: Data(buffer: try await created.body.collect(upTo: 1 << 20))) as! [String: Any]
+        let documentID = document["id"] as! String
+        #expect(try await Self.bearerGet(suite.resource + "/api/documents/\(documentID)", serviceToken).0 == 200)
+        // Another subject does not see it.
+        #expect(try await Self.bearerGet(suite.resource + "/api/documents/\(documentID)", access).0 == 404)
+        var remove = HTTPClientRequest(url: suite.resource + "/api/documents/\(documentID)")
+        remove.method = .DELETE
+        remove.headers.add(name: "Authorization", value: "Bearer \(serviceToken)")
+        #expect(try await HTTPClient.shared.execute(remove, timeout: .seconds(10)).status == .noContent)
+
         // 7. Refresh rotates; revoking the new refresh token kills the family.
         let (refreshed, rotated) = try await Self.tokenRequest(suite, [("grant_type", "refresh_token"), ("refresh_token", refresh)])
         #expect(refreshed == 200)

@@ -38,10 +38,13 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
     public struct Challenge: Sendable, Equatable {
         public var scheme: String
         public var realm: String
+        /// RFC 6750 §3 `scope`: the scope needed (with `insufficient_scope`).
+        public var scope: String?
 
-        public init(scheme: String, realm: String) {
+        public init(scheme: String, realm: String, scope: String? = nil) {
             self.scheme = scheme
             self.realm = realm
+            self.scope = scope
         }
     }
 
@@ -103,6 +106,7 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
         if !omitsCodeInChallenge {
             parameters.append("error=\(Self.quoted(code.rawValue))")
             if let errorDescription { parameters.append("error_description=\(Self.quoted(errorDescription))") }
+            if let scope = challenge.scope { parameters.append("scope=\(Self.quoted(scope))") }
         }
         return "\(challenge.scheme) " + parameters.joined(separator: ", ")
     }
