@@ -107,7 +107,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "UMAService", dependencies: ["ServiceKit"], path: "Services/UMAService", swiftSettings: swiftSettings),
-        .target(name: "IntrospectService", dependencies: ["ServiceKit"], path: "Services/IntrospectService", swiftSettings: swiftSettings),
+        .target(
+            name: "IntrospectService",
+            dependencies: [
+                "ServiceKit", "TokenService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Services/IntrospectService",
+            swiftSettings: swiftSettings
+        ),
         .target(name: "ResourceService", dependencies: ["ServiceKit"], path: "Services/ResourceService", swiftSettings: swiftSettings),
 
         // MARK: Thin executables, one per service, for containers and replicas

@@ -49,9 +49,9 @@ enum DemoFixtures {
                 #"{"client_id":"demo-service","client_name":"Demo service client","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_basic","scope":"documents:read documents:write","allowed_audiences":["\#(urls.resource)"]}"#
             ),
             (
-                "resource server (uma_protection)",
+                "resource server (introspection, uma_protection)",
                 "demo-resource-server",
-                #"{"client_id":"demo-resource-server","client_name":"Demo resource server","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_basic","scope":"uma_protection","allowed_audiences":["\#(urls.uma)"]}"#
+                #"{"client_id":"demo-resource-server","client_name":"Demo resource server","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_basic","scope":"uma_protection introspection","allowed_audiences":["\#(urls.uma)"],"introspection_audiences":["\#(urls.resource)"]}"#
             ),
         ]
     }

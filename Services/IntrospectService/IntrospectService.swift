@@ -1,18 +1,124 @@
 public import Hummingbird
+public import JOSE
 public import ServiceKit
 public import Storage
+public import TokenService
 public import WireModels
 
-/// Introspection Service: RFC 7662 introspection and phantom-token exchange.
+/// Introspection Service: RFC 7662 introspection (JSON, and RFC 9701 signed JWT answers) and the
+/// phantom-token exchange, on the shared kit (health, readiness, metrics, internal-call keys at
+/// `/internal/jwks.json`, error mapping, limits and security headers).
 ///
-/// The service runs on the shared kit (health, readiness, metrics, internal-call keys at
-/// `/internal/jwks.json`, error mapping, limits and security headers); its protocol endpoints
-/// are added by their own issues.
+/// It owns no protocol state: it reads the Token Service's store read-only (SQLite opened
+/// read-only, or the `neosec_token` PostgreSQL schema through a role without write rights) and
+/// verifies JWT access tokens against the Token Service's JWKS. Its own store holds its keys
+/// (internal calls; `introspection`, the signing key of JWT answers and phantom tokens) and the
+/// single-use identifiers of client assertions and service tokens. Answers are cached for at most
+/// 5 s (`IntrospectionCache`), which bounds how long a revocation takes to apply.
 public struct IntrospectService: NeoSecService {
     public static let name = ServiceName.introspect
     public static let migrations: [Migration] = []
 
-    public init(environment: ServiceEnvironment) async throws {}
+    /// Signing-key purpose of signed introspection answers and phantom tokens: distinct from
+    /// the internal-call keys and from the Token Service's token keys.
+    public static let keyPurpose = "introspection"
+    /// How long start-up waits for the Token Service to create its store.
+    static let tokenStoreWait: Duration = .seconds(30)
 
-    public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {}
+    /// The keys of signed answers and phantom tokens (published at
+    /// `/.well-known/introspection-jwks.json`).
+    public let signingKeys: KeyRing
+    let tokenStore: any SQLDatabase
+    let introspector: TokenIntrospector
+    let cache: IntrospectionCache
+    let issuer: String
+
+    /// The service as `neosec-introspect` runs it: the Token Service's JWKS comes from
+    /// `<Token Service URL>/.well-known/jwks.json`, cached 5 min, refetched on an unknown `kid`
+    /// at most every 10 s.
+    public init(environment: ServiceEnvironment) async throws {
+        let tokenURL = environment.config.serviceURLs[.token] ?? environment.config.issuer
+        let jwks = TokenServiceJWKS(
+            url: tokenURL.absoluteString.trimmingTrailingSlash + TokenIntrospector.tokenJWKSPath, client: environment.httpClient,
+            time: environment.time
+        )
+        try await self.init(environment: environment, tokenJWKS: { refresh in try await jwks.keys(refresh: refresh) })
+    }
+
+    /// The service with another source of the Token Service's keys (tests, embedding).
+    public init(environment: ServiceEnvironment, tokenJWKS: @escaping TokenIntrospector.KeyProvider) async throws {
+        let config = environment.config
+        signingKeys = KeyRing(
+            purpose: Self.keyPurpose,
+            algorithms: [.es256],
+            store: SQLKeyStore(environment.database),
+            sealer: environment.sealer,
+            time: environment.time,
+            retention: config.keyRetentionSeconds
+        )
+        try await signingKeys.bootstrap()
+        tokenStore = try await Self.openTokenStore(environment)
+        issuer = TokenIntrospector.issuer(of: config)
+        let endpoint = config.baseURL.absoluteString.trimmingTrailingSlash + TokenIntrospector.endpointPath
+        introspector = TokenIntrospector(
+            tokenStore: tokenStore, replay: environment.replay, time: environment.time, issuer: issuer,
+            assertionAudiences: TokenIntrospector.assertionAudiences(config, introspectionEndpoint: endpoint), jwks: tokenJWKS
+        )
+        cache = IntrospectionCache(time: environment.time)
+    }
+
+    /// Opens the Token Service's store read-only. Under `neosec up` both services start
+    /// together, so the SQLite file may not exist yet: retry for a while before giving up.
+    static func openTokenStore(_ environment: ServiceEnvironment) async throws -> any SQLDatabase {
+        let deadline = ContinuousClock.now + tokenStoreWait
+        var logged = false
+        while true {
+            do {
+                return try ServiceRuntime.openDatabase(
+                    owner: ServiceName.token.shortName, config: environment.config, readOnly: true, logger: environment.logger
+                )
+            } catch {
+                guard ContinuousClock.now < deadline else { throw error }
+                if !logged {
+                    environment.logger.notice("token store not available yet; waiting for the Token Service")
+                    logged = true
+                }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
+    /// Closes the read-only view of the token store (the kit closes the service's own store).
+    public func close() async throws {
+        try await tokenStore.close()
+    }
+
+    /// Ready once the Token Service's tables are readable and the signing key is loaded.
+    public var readinessChecks: [ReadinessCheck] {
+        let (tokenStore, keys) = (self.tokenStore, signingKeys)
+        return [
+            ReadinessCheck(name: "token_store") {
+                _ = try await tokenStore.query("SELECT COUNT(*) AS n FROM \(tokenStore.table("issued_tokens")) WHERE hash = ''")
+            },
+            ReadinessCheck(name: "introspection_keys") {
+                guard keys.isReady else { throw JOSEError.unknownKeyID }
+            },
+        ]
+    }
+
+    public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {
+        let config = environment.config
+        IntrospectionEndpoint(
+            introspector: introspector, cache: cache, keys: signingKeys, issuer: issuer, time: environment.time, bodyLimit: config.maximumBodyBytes
+        ).register(on: router)
+        IntrospectionJWKSEndpoint(keys: signingKeys).register(on: router)
+        let internalRoutes = router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens))
+        PhantomTokenEndpoint(
+            introspector: introspector, cache: cache, keys: signingKeys, issuer: issuer, time: environment.time, limit: config.maximumBodyBytes
+        ).register(on: internalRoutes)
+    }
+}
+
+extension String {
+    var trimmingTrailingSlash: String { hasSuffix("/") ? String(dropLast()) : self }
 }

@@ -102,7 +102,8 @@ public struct TokenService: NeoSecService {
         TokenEndpoint(authenticator: authenticator, handlers: handlers, bodyLimit: config.maximumBodyBytes).register(on: router)
         RevocationEndpoint(authenticator: authenticator, tokens: tokens, keys: tokenKeys, time: environment.time, bodyLimit: config.maximumBodyBytes)
             .register(on: router)
-        DiscoveryEndpoint(issuer: issuer(config), grantTypes: Array(handlers.keys)).register(on: router)
+        let introspectionEndpoint = config.serviceURLs[.introspect].map { $0.absoluteString.trimmingSuffix("/") + TokenIntrospector.endpointPath }
+        DiscoveryEndpoint(issuer: issuer(config), grantTypes: Array(handlers.keys), introspectionEndpoint: introspectionEndpoint).register(on: router)
         let userTokens = userTokens(environment)
         let authnURL = config.serviceURLs[.authn]!.absoluteString.trimmingSuffix("/")
         let flow = AuthorizationFlow(

@@ -9,6 +9,8 @@ public protocol FederationStore: Sendable {
 
     /// A sign-in at an upstream provider in progress, keyed by the hash of its `state`.
     func insertState(hash: String, payload: String, expiresAt: Int64) async throws
+    /// Reads it without using it up (to check the browser binding first).
+    func findState(hash: String, now: Int64) async throws -> String?
     /// Removes and returns it: a `state` is answered once.
     func consumeState(hash: String, now: Int64) async throws -> String?
     func purgeExpired(now: Int64) async throws -> Int
@@ -102,6 +104,12 @@ public struct SQLFederationStore: FederationStore {
             "INSERT INTO \(db.table("federation_states")) (hash, payload, expires_at) VALUES (?, ?, ?)",
             [.text(hash), .text(payload), .integer(expiresAt)]
         )
+    }
+
+    public func findState(hash: String, now: Int64) async throws -> String? {
+        try await db.query(
+            "SELECT payload FROM \(db.table("federation_states")) WHERE hash = ? AND expires_at > ?", [.text(hash), .integer(now)]
+        ).first.map { try $0.text("payload") }
     }
 
     public func consumeState(hash: String, now: Int64) async throws -> String? {

@@ -35,6 +35,10 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
     public var refreshWithoutOfflineAccess: Bool?
     /// NeoSec: PKCE required for this confidential client too (always required for public ones).
     public var requirePKCE: Bool?
+    /// NeoSec: the audiences (resource indicators) whose tokens this client may introspect at the
+    /// Introspection Service, once it holds the `introspection` scope. A client without them may
+    /// introspect only tokens issued to itself.
+    public var introspectionAudiences: [String]?
 
     public init() {}
 
@@ -63,6 +67,7 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
         case refreshTokenLifetime = "refresh_token_lifetime"
         case refreshWithoutOfflineAccess = "refresh_without_offline_access"
         case requirePKCE = "require_pkce"
+        case introspectionAudiences = "introspection_audiences"
     }
 }
 

@@ -94,14 +94,17 @@ struct FederationEndpoint {
     func callback(_ request: Request, _ context: NeoSecRequestContext) async throws -> Response {
         let failed = web.pages.error(.badRequest, heading: "Sign-in failed", message: "The sign-in with the provider could not be completed. Start again.")
         guard let query = try? request.queryParameters(), let state = query["state"], state.utf8.count <= 256,
-            let payload = try await federation.consumeState(hash: CredentialHash.hex(state), now: time.epochSeconds),
+            let payload = try await federation.findState(hash: CredentialHash.hex(state), now: time.epochSeconds),
             let attempt = try? JSONDecoder().decode(Attempt.self, from: Data(payload.utf8)), let upstream = providers[attempt.provider]
         else { throw failed }
         // The attempt belongs to the browser that started it (login CSRF, RFC 6749 §10.12).
+        // Checked before the state is used up, so that another browser replaying the callback
+        // cannot spoil the real user's sign-in.
         guard let binding = request.cookies[Self.bindingCookie]?.value, ConstantTime.equals(CredentialHash.hex(binding), attempt.bindingHash) else {
             context.logger.notice("federation: state presented by another browser")
             throw failed
         }
+        guard try await federation.consumeState(hash: CredentialHash.hex(state), now: time.epochSeconds) != nil else { throw failed }
         let clearBinding = Cookie(name: Self.bindingCookie, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax)
         // RFC 9207 §2.4: the response's issuer is the provider we asked.
         let advertisesIss = (try? await upstream.metadata().authorizationResponseIssParameterSupported) == true

@@ -23,6 +23,8 @@ enum ClientPolicy {
     static let implicitResponseTypes: Set<String> = ["token", "id_token token"]
     /// Maximum number of registered redirect URIs per client.
     static let maximumRedirectURIs = 20
+    /// Maximum number of audiences a client may introspect tokens for.
+    static let maximumIntrospectionAudiences = 20
 
     /// Validates `metadata`, fills in RFC 7591 defaults, and returns the normalized metadata.
     static func validate(_ input: ClientMetadata) throws(OAuthError) -> ClientMetadata {
@@ -90,6 +92,15 @@ enum ClientPolicy {
         }
         for audience in metadata.allowedAudiences ?? [] {
             guard ResourceIndicator.isValid(audience) else { throw invalid("allowed_audiences must be absolute URIs without fragment") }
+        }
+        if let audiences = metadata.introspectionAudiences {
+            guard authMethod != .none else { throw invalid("introspection_audiences is for confidential clients only") }
+            guard audiences.count <= maximumIntrospectionAudiences, Set(audiences).count == audiences.count else {
+                throw invalid("introspection_audiences must list at most \(maximumIntrospectionAudiences) audiences without repeats")
+            }
+            for audience in audiences {
+                guard ResourceIndicator.isValid(audience) else { throw invalid("introspection_audiences must be absolute URIs without fragment") }
+            }
         }
         if let lifetime = metadata.accessTokenLifetime {
             guard (30...maximumAccessTokenLifetime).contains(lifetime) else { throw invalid("access_token_lifetime out of range") }

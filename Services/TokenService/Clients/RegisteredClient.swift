@@ -38,6 +38,8 @@ struct RegisteredClient: Sendable {
     let refreshTokenLifetime: Int
     let refreshWithoutOfflineAccess: Bool
     let requiresPKCE: Bool
+    /// Audiences whose tokens this client may introspect (with the `introspection` scope).
+    let introspectionAudiences: [String]
 
     var isPublic: Bool { authMethod == .none }
 
@@ -79,6 +81,7 @@ struct RegisteredClient: Sendable {
         self.refreshTokenLifetime = metadata.refreshTokenLifetime ?? ClientPolicy.defaultRefreshTokenLifetime
         self.refreshWithoutOfflineAccess = metadata.refreshWithoutOfflineAccess == true && authMethod != .none
         self.requiresPKCE = authMethod == .none || metadata.requirePKCE == true
+        self.introspectionAudiences = metadata.introspectionAudiences ?? []
     }
 }
 

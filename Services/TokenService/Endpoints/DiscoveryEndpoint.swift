@@ -17,6 +17,8 @@ struct DiscoveryEndpoint {
 
     let issuer: String
     let grantTypes: [String]
+    /// The Introspection Service's RFC 7662 endpoint, when an Introspection Service is configured.
+    let introspectionEndpoint: String?
 
     struct Metadata: Encodable {
         var issuer: String
@@ -26,6 +28,7 @@ struct DiscoveryEndpoint {
         var jwksURI: String
         var revocationEndpoint: String
         var endSessionEndpoint: String
+        var introspectionEndpoint: String?
         var scopesSupported: [String]
         var responseTypesSupported: [String]
         var responseModesSupported: [String]
@@ -36,6 +39,10 @@ struct DiscoveryEndpoint {
         var tokenEndpointAuthSigningAlgValuesSupported: [String]
         var revocationEndpointAuthMethodsSupported: [String]
         var revocationEndpointAuthSigningAlgValuesSupported: [String]
+        var introspectionEndpointAuthMethodsSupported: [String]?
+        var introspectionEndpointAuthSigningAlgValuesSupported: [String]?
+        /// RFC 9701 §7: algorithms of signed (JWT) introspection responses.
+        var introspectionSigningAlgValuesSupported: [String]?
         var codeChallengeMethodsSupported: [String]
         var claimsSupported: [String]
         var acrValuesSupported: [String]
@@ -53,6 +60,7 @@ struct DiscoveryEndpoint {
             case jwksURI = "jwks_uri"
             case revocationEndpoint = "revocation_endpoint"
             case endSessionEndpoint = "end_session_endpoint"
+            case introspectionEndpoint = "introspection_endpoint"
             case scopesSupported = "scopes_supported"
             case responseTypesSupported = "response_types_supported"
             case responseModesSupported = "response_modes_supported"
@@ -63,6 +71,9 @@ struct DiscoveryEndpoint {
             case tokenEndpointAuthSigningAlgValuesSupported = "token_endpoint_auth_signing_alg_values_supported"
             case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
             case revocationEndpointAuthSigningAlgValuesSupported = "revocation_endpoint_auth_signing_alg_values_supported"
+            case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
+            case introspectionEndpointAuthSigningAlgValuesSupported = "introspection_endpoint_auth_signing_alg_values_supported"
+            case introspectionSigningAlgValuesSupported = "introspection_signing_alg_values_supported"
             case codeChallengeMethodsSupported = "code_challenge_methods_supported"
             case claimsSupported = "claims_supported"
             case acrValuesSupported = "acr_values_supported"
@@ -87,6 +98,7 @@ struct DiscoveryEndpoint {
             jwksURI: issuer + JWKSEndpoint.path,
             revocationEndpoint: issuer + RevocationEndpoint.path,
             endSessionEndpoint: issuer + EndSessionEndpoint.path,
+            introspectionEndpoint: introspectionEndpoint,
             scopesSupported: Self.standardScopes,
             responseTypesSupported: Array(ClientPolicy.supportedResponseTypes).sorted(),
             responseModesSupported: ["query", "fragment"],
@@ -97,6 +109,9 @@ struct DiscoveryEndpoint {
             tokenEndpointAuthSigningAlgValuesSupported: algorithms,
             revocationEndpointAuthMethodsSupported: authMethods,
             revocationEndpointAuthSigningAlgValuesSupported: algorithms,
+            introspectionEndpointAuthMethodsSupported: introspectionEndpoint == nil ? nil : TokenIntrospector.authMethods,
+            introspectionEndpointAuthSigningAlgValuesSupported: introspectionEndpoint == nil ? nil : algorithms,
+            introspectionSigningAlgValuesSupported: introspectionEndpoint == nil ? nil : [SigningAlgorithm.es256.rawValue],
             codeChallengeMethodsSupported: ["S256"],
             claimsSupported: claims,
             acrValuesSupported: Self.acrValues,

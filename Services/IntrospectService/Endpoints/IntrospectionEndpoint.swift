@@ -1,0 +1,105 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import JOSE
+import ServiceKit
+import TokenService
+import WireModels
+
+/// `POST /oauth2/introspect` (RFC 7662 §2): a registered client holding the `introspection`
+/// scope asks about a token. The body is a form (`token`, optionally `token_type_hint`, which is
+/// only a hint: every supported kind is tried); the caller authenticates as at the token
+/// endpoint; a parameter sent twice is `invalid_request`. Anything inactive — unknown, malformed,
+/// expired, revoked, or not meant for the caller — is `200 {"active":false}`, never an error.
+///
+/// With `Accept: application/token-introspection+jwt` the answer is RFC 9701 §5's signed JWT
+/// (`typ: token-introspection+jwt`; `iss` the issuer, `aud` the calling client, `iat`, and the
+/// answer under `token_introspection`), signed with the Introspection Service's own ES256 key,
+/// published at `GET /.well-known/introspection-jwks.json` (see `IntrospectionJWKSEndpoint`).
+struct IntrospectionEndpoint {
+    static let path = TokenIntrospector.endpointPath
+    static let jwtMediaType = "application/token-introspection+jwt"
+    static let jwtType = "token-introspection+jwt"
+
+    let introspector: TokenIntrospector
+    let cache: IntrospectionCache
+    let keys: KeyRing
+    let issuer: String
+    let time: any TimeSource
+    let bodyLimit: Int
+
+    /// RFC 9701 §5 claims of a signed introspection response.
+    struct SignedResponse: Encodable {
+        var iss: String
+        var aud: String
+        var iat: Int64
+        var tokenIntrospection: IntrospectionResult
+
+        enum CodingKeys: String, CodingKey {
+            case iss, aud, iat
+            case tokenIntrospection = "token_introspection"
+        }
+    }
+
+    func register(on router: Router<NeoSecRequestContext>) {
+        router.post(RouterPath(stringLiteral: Self.path)) { request, context in
+            var request = request
+            let form = try await request.formParameters(limit: bodyLimit)
+            let caller = try await introspector.authenticateCaller(request, form: form)
+            guard let clientID = caller.clientID else { throw OAuthError.serverError }
+            let token = try form.require("token")
+            let result: IntrospectionResult
+            do {
+                result = try await cache.result(token: token, caller: clientID) { try await introspector.introspect(token, caller: caller) }
+            } catch {
+                context.logger.error("introspection failed", metadata: ["error_type": .string(String(reflecting: type(of: error)))])
+                throw OAuthError(.temporarilyUnavailable, status: .serviceUnavailable, description: "introspection is unavailable; retry")
+            }
+            context.logger.info("token introspected", metadata: ["client_id": .string(clientID), "active": .stringConvertible(result.active)])
+            if Self.wantsJWT(request.headers[.accept]) {
+                return try await signedResponse(result, audience: clientID)
+            }
+            return try Response.json(result)
+        }
+    }
+
+    /// RFC 9701 §4: the caller asks for a JWT with this media type in `Accept`.
+    static func wantsJWT(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        for range in accept.split(separator: ",") {
+            let parts = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard parts.first == jwtMediaType else { continue }
+            // `q=0` means "not acceptable" (RFC 9110 §12.4.2).
+            let refused = parts.dropFirst().contains { parameter in parameter.hasPrefix("q=") && Double(parameter.dropFirst(2)) == 0 }
+            if !refused { return true }
+        }
+        return false
+    }
+
+    func signedResponse(_ result: IntrospectionResult, audience: String) async throws -> Response {
+        try await keys.refreshIfStale()
+        let claims = SignedResponse(iss: issuer, aud: audience, iat: time.epochSeconds, tokenIntrospection: result)
+        let jwt = try await keys.signingKey(.es256).sign(claims, type: Self.jwtType)
+        return Response(
+            status: .ok,
+            headers: [.contentType: Self.jwtMediaType, .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: jwt))
+        )
+    }
+}
+
+/// `GET /.well-known/introspection-jwks.json`: the public keys of signed introspection responses
+/// (RFC 9701) and phantom tokens. A client verifies a `token-introspection+jwt` answer against
+/// these keys — not the Token Service's JWKS: the two key sets are disjoint, so neither kind of
+/// JWT can pass for the other. Rotated keys stay published for the key retention period.
+struct IntrospectionJWKSEndpoint {
+    static let path = "/.well-known/introspection-jwks.json"
+    let keys: KeyRing
+
+    func register(on router: Router<NeoSecRequestContext>) {
+        router.get(RouterPath(stringLiteral: Self.path)) { _, _ in
+            try await keys.refreshIfStale()
+            return try Response.json(keys.jwks, cacheControl: "public, max-age=300")
+        }
+    }
+}

@@ -1,0 +1,76 @@
+"""Introspection (RFC 7662) and its signed answers (RFC 9701) on a running suite, checked with
+software nobody here wrote (joserfc, requests). The demo fixtures provide the caller:
+`demo-resource-server` holds the `introspection` scope for the demo API's audience."""
+import pytest
+import requests
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+
+def access_token(suite):
+    response = requests.post(
+        suite["urls"]["token"] + "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=("demo-service", suite["clients"]["demo-service"]),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def introspect(suite, token, headers=None):
+    return requests.post(
+        suite["urls"]["introspect"] + "/oauth2/introspect",
+        data={"token": token},
+        auth=("demo-resource-server", suite["clients"]["demo-resource-server"]),
+        headers=headers or {},
+        timeout=10,
+    )
+
+
+def test_unauthenticated_caller_is_refused(suite):
+    response = requests.post(suite["urls"]["introspect"] + "/oauth2/introspect", data={"token": "x"}, timeout=5)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+def test_discovery_names_the_introspection_endpoint(suite):
+    metadata = requests.get(suite["urls"]["token"] + "/.well-known/oauth-authorization-server", timeout=5).json()
+    assert metadata["introspection_endpoint"] == suite["urls"]["introspect"] + "/oauth2/introspect"
+    assert metadata["introspection_signing_alg_values_supported"] == ["ES256"]
+
+
+def test_active_and_inactive_answers(suite):
+    token = access_token(suite)
+    response = introspect(suite, token)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    answer = response.json()
+    assert answer["active"] is True
+    assert answer["client_id"] == "demo-service"
+    assert answer["aud"] == suite["urls"]["resource"]
+    assert answer["iss"] == suite["urls"]["token"]
+    assert answer["token_type"] == "Bearer"
+    assert token not in response.text
+    assert introspect(suite, "nonsense").json() == {"active": False}
+
+
+def test_jwt_answer_verifies_with_joserfc(suite):
+    token = access_token(suite)
+    response = introspect(suite, token, headers={"Accept": "application/token-introspection+jwt"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/token-introspection+jwt"
+    keys = KeySet.import_key_set(requests.get(suite["urls"]["introspect"] + "/.well-known/introspection-jwks.json", timeout=5).json())
+    decoded = jwt.decode(response.text, keys, algorithms=["ES256"])
+    assert decoded.header["typ"] == "token-introspection+jwt"
+    assert decoded.claims["iss"] == suite["urls"]["token"]
+    assert decoded.claims["aud"] == "demo-resource-server"
+    assert isinstance(decoded.claims["iat"], int)
+    inner = decoded.claims["token_introspection"]
+    assert inner["active"] is True
+    assert inner["client_id"] == "demo-service"
+    assert inner["aud"] == suite["urls"]["resource"]
+    # The Token Service's keys do not verify it: the key sets are disjoint.
+    token_keys = KeySet.import_key_set(requests.get(suite["urls"]["token"] + "/.well-known/jwks.json", timeout=5).json())
+    with pytest.raises(Exception):
+        jwt.decode(response.text, token_keys, algorithms=["ES256", "RS256", "EdDSA"])
