@@ -7,6 +7,7 @@ public import WireModels
 /// resource identifier (the audience its tokens must carry, RFC 8707) is its base URL.
 public struct ResourceService: NeoSecService {
     public static let name = ServiceName.resource
+    static let realm = "neosec-resource"
     public static let migrations: [Migration] = SQLDocumentStore.migrations
 
     let documents: any DocumentStore
@@ -22,13 +23,7 @@ public struct ResourceService: NeoSecService {
 
     public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {
         let config = environment.config
-        let issuer = config.issuer.absoluteString.hasSuffix("/") ? String(config.issuer.absoluteString.dropLast()) : config.issuer.absoluteString
-        let token = config.serviceURLs[.token]!.absoluteString
-        let authenticator = BearerAuthenticator(
-            issuer: issuer, audience: Self.resourceIdentifier(config),
-            jwksURL: (token.hasSuffix("/") ? String(token.dropLast()) : token) + "/.well-known/jwks.json", http: environment.httpClient,
-            time: environment.time
-        )
+        let authenticator = AccessTokenVerifier(environment: environment, audience: Self.resourceIdentifier(config), realm: Self.realm)
         DocumentsEndpoint(authenticator: authenticator, documents: documents, time: environment.time, bodyLimit: config.maximumBodyBytes)
             .register(on: router)
     }

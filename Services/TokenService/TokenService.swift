@@ -99,7 +99,13 @@ public struct TokenService: NeoSecService {
             realm: "neosec"
         )
         let handlers = grantHandlers(environment)
-        TokenEndpoint(authenticator: authenticator, handlers: handlers, bodyLimit: config.maximumBodyBytes).register(on: router)
+        let replay = environment.replay, time = environment.time
+        let dpop = DPoPChecker(
+            role: .tokenEndpoint, nonces: DPoPNonces(masterKey: config.masterKey), requireNonce: config.dpopRequireNonce, time: time,
+            firstUse: { key, expiresAt in try await replay.claim(scope: "dpop", id: key, expiresAt: expiresAt, now: time.epochSeconds) }
+        )
+        TokenEndpoint(authenticator: authenticator, handlers: handlers, bodyLimit: config.maximumBodyBytes, dpop: dpop, url: Self.tokenEndpointURL(config))
+            .register(on: router)
         RevocationEndpoint(authenticator: authenticator, tokens: tokens, keys: tokenKeys, time: environment.time, bodyLimit: config.maximumBodyBytes)
             .register(on: router)
         let introspectionEndpoint = config.serviceURLs[.introspect].map { $0.absoluteString.trimmingSuffix("/") + TokenIntrospector.endpointPath }
@@ -112,10 +118,17 @@ public struct TokenService: NeoSecService {
         )
         AuthorizeEndpoint(flow: flow, registry: clients, bodyLimit: config.maximumBodyBytes).register(on: router)
         EndSessionEndpoint(flow: flow, registry: clients, keys: tokenKeys, bodyLimit: config.maximumBodyBytes).register(on: router)
-        let verifier = AccessTokenVerifier(
+        let verifier = UserinfoTokenVerifier(
             keys: tokenKeys, tokens: tokens, subjectRevocations: subjectRevocations, time: environment.time, userinfoAudience: userTokens.userinfoAudience
         )
-        UserinfoEndpoint(verifier: verifier, internalClient: environment.internalClient, bodyLimit: config.maximumBodyBytes).register(on: router)
+        let userinfoDPoP = DPoPChecker(
+            role: .resourceServer(realm: UserinfoEndpoint.realm), nonces: DPoPNonces(masterKey: config.masterKey), requireNonce: config.dpopRequireNonce,
+            time: time, firstUse: { key, expiresAt in try await replay.claim(scope: "dpop", id: key, expiresAt: expiresAt, now: time.epochSeconds) }
+        )
+        UserinfoEndpoint(
+            verifier: verifier, internalClient: environment.internalClient, bodyLimit: config.maximumBodyBytes, dpop: userinfoDPoP,
+            url: userTokens.userinfoAudience
+        ).register(on: router)
         let admin = router.group("/admin").add(middleware: AdminAuthMiddleware(adminToken: config.adminToken, realm: "neosec-admin"))
         AdminKeysEndpoint(keys: tokenKeys).register(on: admin)
         AdminClientsEndpoint(registry: clients, bodyLimit: config.maximumBodyBytes).register(on: admin)

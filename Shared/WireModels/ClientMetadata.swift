@@ -39,6 +39,8 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
     /// Introspection Service, once it holds the `introspection` scope. A client without them may
     /// introspect only tokens issued to itself.
     public var introspectionAudiences: [String]?
+    /// RFC 9449 §5.2: the client always uses DPoP at the token endpoint.
+    public var dpopBoundAccessTokens: Bool?
 
     public init() {}
 
@@ -68,6 +70,7 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
         case refreshWithoutOfflineAccess = "refresh_without_offline_access"
         case requirePKCE = "require_pkce"
         case introspectionAudiences = "introspection_audiences"
+        case dpopBoundAccessTokens = "dpop_bound_access_tokens"
     }
 }
 

@@ -17,7 +17,7 @@ import WireModels
 /// JWKS and cannot be replayed at the introspection endpoint as an access token. An inactive
 /// token, or one not meant for `audience`, is `400 invalid_grant`.
 struct PhantomTokenEndpoint {
-    static let allowedCallers: Set<ServiceName> = [.resource, .token]
+    static let allowedCallers: Set<ServiceName> = [.resource, .token, .uma]
     static let maximumLifetime: Int64 = 60
 
     let introspector: TokenIntrospector

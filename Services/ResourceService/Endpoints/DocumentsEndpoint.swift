@@ -15,7 +15,7 @@ struct DocumentsEndpoint {
     static let read = "documents:read"
     static let write = "documents:write"
 
-    let authenticator: BearerAuthenticator
+    let authenticator: AccessTokenVerifier
     let documents: any DocumentStore
     let time: any TimeSource
     let bodyLimit: Int
@@ -44,12 +44,12 @@ struct DocumentsEndpoint {
         }
         router.get("/api/documents") { request, _ in
             let caller = try await authenticator.authenticate(request)
-            try BearerAuthenticator.require(Self.read, of: caller)
+            try authenticator.require(Self.read, of: caller)
             return try Response.json(["documents": try await documents.list(owner: caller.subject).map(Self.view)])
         }
         router.post("/api/documents") { request, context in
             let caller = try await authenticator.authenticate(request)
-            try BearerAuthenticator.require(Self.write, of: caller)
+            try authenticator.require(Self.write, of: caller)
             var request = request
             let body = try await request.jsonBody(NewDocument.self, limit: bodyLimit)
             guard (1...200).contains(body.title.count), body.content.utf8.count <= 32 * 1024 else {
@@ -64,7 +64,7 @@ struct DocumentsEndpoint {
         }
         router.get("/api/documents/:id") { request, context in
             let caller = try await authenticator.authenticate(request)
-            try BearerAuthenticator.require(Self.read, of: caller)
+            try authenticator.require(Self.read, of: caller)
             guard let id = context.parameters.get("id"), let document = try await documents.find(id: id, owner: caller.subject) else {
                 throw OAuthError(.invalidRequest, status: .notFound, description: "no such document")
             }
@@ -72,7 +72,7 @@ struct DocumentsEndpoint {
         }
         router.delete("/api/documents/:id") { request, context in
             let caller = try await authenticator.authenticate(request)
-            try BearerAuthenticator.require(Self.write, of: caller)
+            try authenticator.require(Self.write, of: caller)
             guard let id = context.parameters.get("id"), try await documents.delete(id: id, owner: caller.subject) else {
                 throw OAuthError(.invalidRequest, status: .notFound, description: "no such document")
             }

@@ -40,6 +40,8 @@ struct RegisteredClient: Sendable {
     let requiresPKCE: Bool
     /// Audiences whose tokens this client may introspect (with the `introspection` scope).
     let introspectionAudiences: [String]
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: token requests without a proof are refused.
+    let requiresDPoP: Bool
 
     var isPublic: Bool { authMethod == .none }
 
@@ -82,6 +84,7 @@ struct RegisteredClient: Sendable {
         self.refreshWithoutOfflineAccess = metadata.refreshWithoutOfflineAccess == true && authMethod != .none
         self.requiresPKCE = authMethod == .none || metadata.requirePKCE == true
         self.introspectionAudiences = metadata.introspectionAudiences ?? []
+        self.requiresDPoP = metadata.dpopBoundAccessTokens == true
     }
 }
 

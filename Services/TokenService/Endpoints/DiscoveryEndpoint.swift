@@ -51,6 +51,7 @@ struct DiscoveryEndpoint {
         var requestParameterSupported: Bool
         var requestURIParameterSupported: Bool
         var authorizationResponseIssParameterSupported: Bool
+        var dpopSigningAlgValuesSupported: [String]
 
         enum CodingKeys: String, CodingKey {
             case issuer
@@ -82,6 +83,7 @@ struct DiscoveryEndpoint {
             case requestParameterSupported = "request_parameter_supported"
             case requestURIParameterSupported = "request_uri_parameter_supported"
             case authorizationResponseIssParameterSupported = "authorization_response_iss_parameter_supported"
+            case dpopSigningAlgValuesSupported = "dpop_signing_alg_values_supported"
         }
     }
 
@@ -119,7 +121,8 @@ struct DiscoveryEndpoint {
             claimsParameterSupported: false,
             requestParameterSupported: false,
             requestURIParameterSupported: false,
-            authorizationResponseIssParameterSupported: true
+            authorizationResponseIssParameterSupported: true,
+            dpopSigningAlgValuesSupported: DPoPProof.algorithms
         )
     }
 

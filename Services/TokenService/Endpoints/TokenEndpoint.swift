@@ -13,6 +13,9 @@ struct TokenEndpoint {
     let authenticator: ClientAuthenticator
     let handlers: [String: any GrantHandler]
     let bodyLimit: Int
+    let dpop: DPoPChecker
+    /// This endpoint's public URL, the `htu` of DPoP proofs.
+    let url: String
 
     func register(on router: Router<NeoSecRequestContext>) {
         router.post(RouterPath(stringLiteral: Self.path)) { request, context in
@@ -26,9 +29,18 @@ struct TokenEndpoint {
             guard client.grantTypes.contains(grantType) else {
                 throw OAuthError(.unauthorizedClient, description: "client is not registered for this grant type")
             }
-            let response = try await handler.handle(TokenRequest(client: client, parameters: form))
+            // RFC 9449 §5: a proof, when sent, is verified before the grant is looked at.
+            var jkt: String? = nil
+            if DPoPChecker.hasProof(request) {
+                jkt = try await dpop.check(request, uri: url)
+            } else if client.requiresDPoP {
+                throw OAuthError(.invalidDPoPProof, description: "this client must send a DPoP proof")
+            }
+            let response = try await handler.handle(TokenRequest(client: client, parameters: form, dpopJKT: jkt))
             context.logger.info("token issued", metadata: ["grant_type": .string(grantType), "client_id": .string(client.id)])
-            return try Response.json(response, extraHeaders: [HTTPField.Name("Pragma")!: "no-cache"])
+            var headers: HTTPFields = [HTTPField.Name("Pragma")!: "no-cache"]
+            if jkt != nil, let nonce = dpop.freshNonce() { headers[HTTPField.Name("DPoP-Nonce")!] = nonce }
+            return try Response.json(response, extraHeaders: headers)
         }
     }
 }

@@ -11,7 +11,7 @@ struct ClientCredentialsGrant: GrantHandler {
         guard !client.isPublic else { throw OAuthError(.unauthorizedClient, description: "public clients cannot use client_credentials") }
         let scopes = try GrantRules.scopes(requested: request.parameters["scope"], allowed: client.scopes)
         let audiences = try GrantRules.audiences(requested: request.parameters.values("resource"), client: client)
-        let issued = try await accessTokens.issue(client: client, subject: client.id, scopes: scopes, audiences: audiences)
-        return TokenResponse(accessToken: issued.token, tokenType: "Bearer", expiresIn: issued.expiresIn, scope: scopes.isEmpty ? nil : scopes.joined(separator: " "))
+        let issued = try await accessTokens.issue(client: client, subject: client.id, scopes: scopes, audiences: audiences, confirmation: request.confirmation)
+        return TokenResponse(accessToken: issued.token, tokenType: request.tokenType, expiresIn: issued.expiresIn, scope: scopes.isEmpty ? nil : scopes.joined(separator: " "))
     }
 }

@@ -6,6 +6,12 @@ import WireModels
 struct TokenRequest: Sendable {
     let client: RegisteredClient
     let parameters: FormParameters
+    /// RFC 9449: the thumbprint of the key of a valid DPoP proof sent with the request; the
+    /// access token issued is bound to it (`cnf.jkt`, `token_type: DPoP`).
+    var dpopJKT: String? = nil
+
+    var confirmation: Confirmation? { Confirmation.dpop(dpopJKT) }
+    var tokenType: String { dpopJKT == nil ? "Bearer" : "DPoP" }
 }
 
 /// One grant type of the token endpoint (RFC 6749 §4, and the extension grants). A new grant is

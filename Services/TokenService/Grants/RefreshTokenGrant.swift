@@ -31,6 +31,12 @@ struct RefreshTokenGrant: GrantHandler {
         guard let family = stored.familyID, let claims = stored.claimsJSON else { throw OAuthError.serverError }
         let grant: RefreshGrant = try AuthorizationFlow.decode(claims)
 
+        // RFC 9449 §5: a DPoP-bound refresh token is only usable with a proof by its key.
+        if let bound = grant.jkt {
+            guard let presentedKey = request.dpopJKT, ConstantTime.equals(Array(presentedKey.utf8), Array(bound.utf8)) else {
+                throw OAuthError(.invalidDPoPProof, description: "this refresh token is bound to a DPoP key: send a proof signed with it")
+            }
+        }
         var scopes = grant.scopes
         if let requested = request.parameters["scope"] {
             guard let parsed = ScopeSet.parse(requested), !parsed.isEmpty else { throw OAuthError.invalidScope("malformed scope") }
@@ -51,7 +57,7 @@ struct RefreshTokenGrant: GrantHandler {
         return try await userTokens.issue(
             UserTokenIssuer.Issue(
                 client: client, subject: stored.subject, scopes: scopes, grant: next, nonce: nil, parentHash: hash, familyID: family,
-                issueRefreshToken: true, issueIDToken: scopes.contains("openid")
+                issueRefreshToken: true, issueIDToken: scopes.contains("openid"), dpopJKT: request.dpopJKT
             )
         )
     }

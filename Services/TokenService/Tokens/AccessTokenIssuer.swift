@@ -16,11 +16,34 @@ struct AccessTokenClaims: JOSEClaims, Equatable {
     var scope: String?
     var authTime: Int64?
     var acr: String?
+    var cnf: Confirmation?
+    var permissions: [UMAPermission]?
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, exp, iat, jti, scope, acr
+        case iss, sub, aud, exp, iat, jti, scope, acr, cnf, permissions
         case clientID = "client_id"
         case authTime = "auth_time"
+    }
+}
+
+/// RFC 7800 `cnf` of a sender-constrained token: the DPoP key thumbprint (RFC 9449 §6) or the
+/// client certificate's SHA-256 thumbprint (RFC 8705 §3.1).
+struct Confirmation: Codable, Sendable, Equatable {
+    var jkt: String?
+    var x5tS256: String?
+
+    enum CodingKeys: String, CodingKey {
+        case jkt
+        case x5tS256 = "x5t#S256"
+    }
+
+    static func dpop(_ jkt: String?) -> Confirmation? { jkt.map { Confirmation(jkt: $0) } }
+
+    var json: [String: Any] {
+        var object: [String: Any] = [:]
+        if let jkt { object["jkt"] = jkt }
+        if let x5tS256 { object["x5t#S256"] = x5tS256 }
+        return object
     }
 }
 
@@ -54,7 +77,7 @@ struct AccessTokenIssuer: Sendable {
 
     func issue(
         client: RegisteredClient, subject: String, scopes: [String], audiences: [String], authTime: Int64? = nil, acr: String? = nil,
-        record: Record? = nil
+        record: Record? = nil, confirmation: Confirmation? = nil, permissions: [UMAPermission]? = nil
     ) async throws -> Issued {
         let now = time.epochSeconds
         let lifetime = client.accessTokenLifetime
@@ -64,26 +87,25 @@ struct AccessTokenIssuer: Sendable {
         case .jwt:
             let claims = AccessTokenClaims(
                 iss: issuer, sub: subject, aud: Audience(audiences), exp: now + Int64(lifetime), iat: now, jti: jti,
-                clientID: client.id, scope: scope, authTime: authTime, acr: acr
+                clientID: client.id, scope: scope, authTime: authTime, acr: acr, cnf: confirmation, permissions: permissions
             )
             try await keys.refreshIfStale()
             let token = try await keys.signingKey(client.accessTokenAlgorithm).sign(claims, type: Self.jwtType)
-            if let record {
+            // RPTs are recorded too, so that introspection can answer for them and revocation applies.
+            if record != nil || permissions != nil {
                 try await tokens.insert(
                     IssuedToken(
                         hash: Self.jwtRecordHash(jti: jti), kind: .access, clientID: client.id, subject: subject, scope: scope ?? "",
                         audience: audiences.joined(separator: " "), issuedAt: now, expiresAt: now + Int64(lifetime),
-                        familyID: record.familyID, parentHash: record.parentHash, sessionID: record.sessionID
+                        familyID: record?.familyID, parentHash: record?.parentHash, claimsJSON: try Self.extraClaims(jti: nil, authTime: authTime, acr: acr, confirmation: confirmation, permissions: permissions),
+                        sessionID: record?.sessionID
                     )
                 )
             }
             return Issued(token: token, expiresIn: lifetime)
         case .opaque:
             let token = Self.opaquePrefix + RandomToken.make(bytes: 32)
-            var extra: [String: Any] = ["jti": jti]
-            if let authTime { extra["auth_time"] = authTime }
-            if let acr { extra["acr"] = acr }
-            let claimsJSON = String(decoding: try JSONSerialization.data(withJSONObject: extra, options: [.sortedKeys]), as: UTF8.self)
+            let claimsJSON = try Self.extraClaims(jti: jti, authTime: authTime, acr: acr, confirmation: confirmation, permissions: permissions)
             try await tokens.insert(
                 IssuedToken(
                     hash: CredentialHash.hex(token), kind: .access, clientID: client.id, subject: subject, scope: scope ?? "",
@@ -93,5 +115,23 @@ struct AccessTokenIssuer: Sendable {
             )
             return Issued(token: token, expiresIn: lifetime)
         }
+    }
+
+    /// The claims beyond the table's columns, as introspection reads them (`claims_json`).
+    static func extraClaims(jti: String?, authTime: Int64?, acr: String?, confirmation: Confirmation?, permissions: [UMAPermission]?) throws -> String? {
+        var extra: [String: Any] = [:]
+        if let jti { extra["jti"] = jti }
+        if let authTime { extra["auth_time"] = authTime }
+        if let acr { extra["acr"] = acr }
+        if let confirmation, !confirmation.json.isEmpty { extra["cnf"] = confirmation.json }
+        if let permissions {
+            extra["permissions"] = permissions.map { permission -> [String: Any] in
+                var object: [String: Any] = ["resource_id": permission.resourceID, "resource_scopes": permission.resourceScopes]
+                if let exp = permission.exp { object["exp"] = exp }
+                return object
+            }
+        }
+        guard !extra.isEmpty else { return nil }
+        return String(decoding: try JSONSerialization.data(withJSONObject: extra, options: [.sortedKeys]), as: UTF8.self)
     }
 }

@@ -37,6 +37,9 @@ struct RefreshGrant: Codable, Sendable, Equatable {
     var sessionID: String
     /// How many times this family was refreshed (seed 000's `refresh_count`).
     var refreshCount: Int
+    /// RFC 9449 §5: the DPoP key a public client's refresh token is bound to; every refresh
+    /// must then come with a proof by that key.
+    var jkt: String? = nil
 }
 
 /// Everything a user-bound grant (authorization code, refresh) issues: an access token that is
@@ -75,6 +78,8 @@ struct UserTokenIssuer: Sendable {
         var familyID: String
         var issueRefreshToken: Bool
         var issueIDToken: Bool
+        /// The DPoP key of the request's proof: the access token is bound to it.
+        var dpopJKT: String? = nil
     }
 
     func issue(_ issue: Issue) async throws -> TokenResponse {
@@ -83,17 +88,22 @@ struct UserTokenIssuer: Sendable {
         let sessionID = issue.grant.sessionID.isEmpty ? nil : issue.grant.sessionID
         let access = try await accessTokens.issue(
             client: client, subject: issue.subject, scopes: issue.scopes, audiences: audiences, authTime: issue.grant.authTime,
-            acr: issue.grant.acr, record: AccessTokenIssuer.Record(familyID: issue.familyID, parentHash: issue.parentHash, sessionID: sessionID)
+            acr: issue.grant.acr, record: AccessTokenIssuer.Record(familyID: issue.familyID, parentHash: issue.parentHash, sessionID: sessionID),
+            confirmation: Confirmation.dpop(issue.dpopJKT)
         )
         var response = TokenResponse(
-            accessToken: access.token, tokenType: "Bearer", expiresIn: access.expiresIn,
+            accessToken: access.token, tokenType: issue.dpopJKT == nil ? "Bearer" : "DPoP", expiresIn: access.expiresIn,
             scope: issue.scopes.isEmpty ? nil : issue.scopes.joined(separator: " ")
         )
         let now = time.epochSeconds
         if issue.issueRefreshToken {
             let refresh = Self.refreshPrefix + RandomToken.make(bytes: 32)
             let lifetime = client.refreshTokenLifetime
-            let claims = String(decoding: try JSONEncoder().encode(issue.grant), as: UTF8.self)
+            var grant = issue.grant
+            // A public client's refresh token is bound to the DPoP key of the request that got it
+            // (kept across rotations); a confidential client's is bound by client authentication.
+            if client.isPublic, grant.jkt == nil { grant.jkt = issue.dpopJKT }
+            let claims = String(decoding: try JSONEncoder().encode(grant), as: UTF8.self)
             try await tokens.insert(
                 IssuedToken(
                     hash: CredentialHash.hex(refresh), kind: .refresh, clientID: client.id, subject: issue.subject,

@@ -37,6 +37,8 @@ public struct ServiceConfig: Sendable {
     public var logLevel: Logger.Level
     /// How long a rotated-out signing key stays published; at least the longest token lifetime.
     public var keyRetentionSeconds: Int64
+    /// RFC 9449 §8/§9: DPoP proofs must carry a server-provided nonce (`NEOSEC_DPOP_NONCE=required`).
+    public var dpopRequireNonce: Bool
 
     public var baseURL: URL { serviceURLs[service]! }
 
@@ -58,8 +60,10 @@ public struct ServiceConfig: Sendable {
         internalCallers: Set<ServiceName>? = nil,
         maximumBodyBytes: Int = 64 * 1024,
         logLevel: Logger.Level = .info,
-        keyRetentionSeconds: Int64 = 86_400
+        keyRetentionSeconds: Int64 = 86_400,
+        dpopRequireNonce: Bool = false
     ) {
+        self.dpopRequireNonce = dpopRequireNonce
         self.service = service
         self.mode = mode
         self.host = host
@@ -83,7 +87,7 @@ public struct ServiceConfig: Sendable {
         case .token: [.authn, .uma, .introspect, .resource]
         case .authn: [.token, .uma]
         case .uma: [.token, .authn, .resource]
-        case .introspect: [.token, .resource]
+        case .introspect: [.token, .resource, .uma]
         case .resource: [.resource]
         }
     }
@@ -162,6 +166,8 @@ public struct ServiceConfig: Sendable {
         guard (1024...(16 << 20)).contains(maximumBody) else { throw ConfigError("NEOSEC_MAX_BODY_BYTES must be between 1 KiB and 16 MiB") }
         let retention = reader.int(forKey: "neosec.key.retention.seconds", default: 86_400)
         guard retention >= 60 else { throw ConfigError("NEOSEC_KEY_RETENTION_SECONDS must be at least 60") }
+        let nonce = reader.string(forKey: "neosec.dpop.nonce", default: "off")
+        guard nonce == "off" || nonce == "required" else { throw ConfigError("NEOSEC_DPOP_NONCE must be off or required") }
 
         return ServiceConfig(
             service: service,
@@ -177,7 +183,8 @@ public struct ServiceConfig: Sendable {
             internalCallers: callers,
             maximumBodyBytes: maximumBody,
             logLevel: level,
-            keyRetentionSeconds: Int64(retention)
+            keyRetentionSeconds: Int64(retention),
+            dpopRequireNonce: nonce == "required"
         )
     }
 

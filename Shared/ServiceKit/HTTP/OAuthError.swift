@@ -32,6 +32,10 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
         public static let invalidClientMetadata = Code(rawValue: "invalid_client_metadata")
         public static let invalidTarget = Code(rawValue: "invalid_target")
         public static let unsupportedTokenType = Code(rawValue: "unsupported_token_type")
+        /// RFC 9449 §5, §7.1: a DPoP proof that fails a check.
+        public static let invalidDPoPProof = Code(rawValue: "invalid_dpop_proof")
+        /// RFC 9449 §8, §9: the proof must carry the nonce given in `DPoP-Nonce`.
+        public static let useDPoPNonce = Code(rawValue: "use_dpop_nonce")
     }
 
     /// A `WWW-Authenticate` challenge (RFC 9110 §11.6.1; RFC 6750 §3 for Bearer).
@@ -40,11 +44,14 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
         public var realm: String
         /// RFC 6750 §3 `scope`: the scope needed (with `insufficient_scope`).
         public var scope: String?
+        /// RFC 9449 §7.1 `algs`: the DPoP proof algorithms accepted (DPoP challenges only).
+        public var algs: String?
 
-        public init(scheme: String, realm: String, scope: String? = nil) {
+        public init(scheme: String, realm: String, scope: String? = nil, algs: String? = nil) {
             self.scheme = scheme
             self.realm = realm
             self.scope = scope
+            self.algs = algs
         }
     }
 
@@ -54,6 +61,11 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
     public var challenge: Challenge?
     /// RFC 6750 §3: a request without any credentials gets the challenge but no error code.
     public var omitsCodeInChallenge: Bool
+    /// Further challenges, each its own `WWW-Authenticate` field without an error code (a
+    /// resource server accepting both Bearer and DPoP names both, RFC 9449 §7.1).
+    public var otherChallenges: [Challenge] = []
+    /// A fresh `DPoP-Nonce` to send with the error (RFC 9449 §8, §9).
+    public var dpopNonce: String?
 
     public init(_ code: Code, status: HTTPResponse.Status = .badRequest, description: String? = nil, challenge: Challenge? = nil) {
         self.code = code
@@ -108,7 +120,17 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
             if let errorDescription { parameters.append("error_description=\(Self.quoted(errorDescription))") }
             if let scope = challenge.scope { parameters.append("scope=\(Self.quoted(scope))") }
         }
+        if let algs = challenge.algs { parameters.append("algs=\(Self.quoted(algs))") }
         return "\(challenge.scheme) " + parameters.joined(separator: ", ")
+    }
+
+    /// The values of the further challenges, realm and `algs` only.
+    public var otherWWWAuthenticate: [String] {
+        otherChallenges.map { challenge in
+            var parameters = ["realm=\(Self.quoted(challenge.realm))"]
+            if let algs = challenge.algs { parameters.append("algs=\(Self.quoted(algs))") }
+            return "\(challenge.scheme) " + parameters.joined(separator: ", ")
+        }
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -120,7 +142,9 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"
         headers[HTTPField.Name("Pragma")!] = "no-cache"
-        if let wwwAuthenticate { headers[.wwwAuthenticate] = wwwAuthenticate }
+        if let wwwAuthenticate { headers.append(HTTPField(name: .wwwAuthenticate, value: wwwAuthenticate)) }
+        for other in otherWWWAuthenticate { headers.append(HTTPField(name: .wwwAuthenticate, value: other)) }
+        if let dpopNonce { headers.append(HTTPField(name: HTTPField.Name("DPoP-Nonce")!, value: dpopNonce)) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(body)) ?? Data(#"{"error":"server_error"}"#.utf8)
