@@ -64,7 +64,7 @@ public struct IntrospectService: NeoSecService {
             tokenStore: tokenStore, replay: environment.replay, time: environment.time, issuer: issuer,
             assertionAudiences: TokenIntrospector.assertionAudiences(config, introspectionEndpoint: endpoint), jwks: tokenJWKS
         )
-        cache = IntrospectionCache(time: environment.time)
+        cache = IntrospectionCache(time: environment.time, capacity: config.introspectionCacheCapacity)
     }
 
     /// Opens the Token Service's store read-only. Under `neosec up` both services start

@@ -109,7 +109,10 @@ public struct TokenService: NeoSecService {
         RevocationEndpoint(authenticator: authenticator, tokens: tokens, keys: tokenKeys, time: environment.time, bodyLimit: config.maximumBodyBytes)
             .register(on: router)
         let introspectionEndpoint = config.serviceURLs[.introspect].map { $0.absoluteString.trimmingSuffix("/") + TokenIntrospector.endpointPath }
-        DiscoveryEndpoint(issuer: issuer(config), grantTypes: Array(handlers.keys), introspectionEndpoint: introspectionEndpoint).register(on: router)
+        DiscoveryEndpoint(
+            issuer: issuer(config), grantTypes: Array(handlers.keys), introspectionEndpoint: introspectionEndpoint,
+            certificateBoundTokens: config.tls?.clientCAPath != nil
+        ).register(on: router)
         let userTokens = userTokens(environment)
         let authnURL = config.serviceURLs[.authn]!.absoluteString.trimmingSuffix("/")
         let flow = AuthorizationFlow(

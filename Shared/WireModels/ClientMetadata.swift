@@ -41,6 +41,8 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
     public var introspectionAudiences: [String]?
     /// RFC 9449 §5.2: the client always uses DPoP at the token endpoint.
     public var dpopBoundAccessTokens: Bool?
+    /// RFC 8705 §3.4: access tokens are bound to the client's TLS certificate.
+    public var tlsClientCertificateBoundAccessTokens: Bool?
 
     public init() {}
 
@@ -71,6 +73,7 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
         case requirePKCE = "require_pkce"
         case introspectionAudiences = "introspection_audiences"
         case dpopBoundAccessTokens = "dpop_bound_access_tokens"
+        case tlsClientCertificateBoundAccessTokens = "tls_client_certificate_bound_access_tokens"
     }
 }
 

@@ -40,9 +40,11 @@ final class IntrospectionCache: Sendable {
         var nextSequence: UInt64 = 0
     }
 
+    /// `capacity` 0 turns the cache off (`NEOSEC_INTROSPECT_CACHE_CAPACITY=0`: every answer
+    /// from the store; used to measure the miss path).
     init(time: any TimeSource, capacity: Int = IntrospectionCache.defaultCapacity) {
         self.time = time
-        self.capacity = max(1, capacity)
+        self.capacity = max(0, capacity)
         self.state = Mutex(State())
     }
 
@@ -80,8 +82,8 @@ final class IntrospectionCache: Sendable {
         if result.active, let exp = result.exp {
             lifetime = min(lifetime, Double(exp) - now)
         }
-        guard lifetime > 0 else { return }
         let capacity = capacity
+        guard lifetime > 0, capacity > 0 else { return }
         state.withLock { state in
             let sequence = state.nextSequence
             state.nextSequence &+= 1

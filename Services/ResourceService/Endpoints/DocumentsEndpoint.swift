@@ -38,17 +38,17 @@ struct DocumentsEndpoint {
     }
 
     func register(on router: Router<NeoSecRequestContext>) {
-        router.get("/api/whoami") { request, _ in
-            let caller = try await authenticator.authenticate(request)
+        router.get("/api/whoami") { request, context in
+            let caller = try await authenticator.authenticate(request, certificateThumbprint: await context.clientCertificateThumbprint())
             return try Response.json(["sub": caller.subject, "client_id": caller.clientID, "scope": caller.scopes.joined(separator: " ")])
         }
-        router.get("/api/documents") { request, _ in
-            let caller = try await authenticator.authenticate(request)
+        router.get("/api/documents") { request, context in
+            let caller = try await authenticator.authenticate(request, certificateThumbprint: await context.clientCertificateThumbprint())
             try authenticator.require(Self.read, of: caller)
             return try Response.json(["documents": try await documents.list(owner: caller.subject).map(Self.view)])
         }
         router.post("/api/documents") { request, context in
-            let caller = try await authenticator.authenticate(request)
+            let caller = try await authenticator.authenticate(request, certificateThumbprint: await context.clientCertificateThumbprint())
             try authenticator.require(Self.write, of: caller)
             var request = request
             let body = try await request.jsonBody(NewDocument.self, limit: bodyLimit)
@@ -63,7 +63,7 @@ struct DocumentsEndpoint {
             return try Response.json(Self.view(document), status: .created)
         }
         router.get("/api/documents/:id") { request, context in
-            let caller = try await authenticator.authenticate(request)
+            let caller = try await authenticator.authenticate(request, certificateThumbprint: await context.clientCertificateThumbprint())
             try authenticator.require(Self.read, of: caller)
             guard let id = context.parameters.get("id"), let document = try await documents.find(id: id, owner: caller.subject) else {
                 throw OAuthError(.invalidRequest, status: .notFound, description: "no such document")
@@ -71,7 +71,7 @@ struct DocumentsEndpoint {
             return try Response.json(Self.view(document))
         }
         router.delete("/api/documents/:id") { request, context in
-            let caller = try await authenticator.authenticate(request)
+            let caller = try await authenticator.authenticate(request, certificateThumbprint: await context.clientCertificateThumbprint())
             try authenticator.require(Self.write, of: caller)
             guard let id = context.parameters.get("id"), try await documents.delete(id: id, owner: caller.subject) else {
                 throw OAuthError(.invalidRequest, status: .notFound, description: "no such document")

@@ -42,6 +42,8 @@ struct RegisteredClient: Sendable {
     let introspectionAudiences: [String]
     /// RFC 9449 §5.2 `dpop_bound_access_tokens`: token requests without a proof are refused.
     let requiresDPoP: Bool
+    /// RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`.
+    let certificateBoundTokens: Bool
 
     var isPublic: Bool { authMethod == .none }
 
@@ -85,6 +87,7 @@ struct RegisteredClient: Sendable {
         self.requiresPKCE = authMethod == .none || metadata.requirePKCE == true
         self.introspectionAudiences = metadata.introspectionAudiences ?? []
         self.requiresDPoP = metadata.dpopBoundAccessTokens == true
+        self.certificateBoundTokens = metadata.tlsClientCertificateBoundAccessTokens == true
     }
 }
 

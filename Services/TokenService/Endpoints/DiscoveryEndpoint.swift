@@ -19,6 +19,8 @@ struct DiscoveryEndpoint {
     let grantTypes: [String]
     /// The Introspection Service's RFC 7662 endpoint, when an Introspection Service is configured.
     let introspectionEndpoint: String?
+    /// RFC 8705 §3.3: true when this server terminates TLS with client certificates.
+    var certificateBoundTokens = false
 
     struct Metadata: Encodable {
         var issuer: String
@@ -52,6 +54,7 @@ struct DiscoveryEndpoint {
         var requestURIParameterSupported: Bool
         var authorizationResponseIssParameterSupported: Bool
         var dpopSigningAlgValuesSupported: [String]
+        var tlsClientCertificateBoundAccessTokens: Bool
 
         enum CodingKeys: String, CodingKey {
             case issuer
@@ -84,6 +87,7 @@ struct DiscoveryEndpoint {
             case requestURIParameterSupported = "request_uri_parameter_supported"
             case authorizationResponseIssParameterSupported = "authorization_response_iss_parameter_supported"
             case dpopSigningAlgValuesSupported = "dpop_signing_alg_values_supported"
+            case tlsClientCertificateBoundAccessTokens = "tls_client_certificate_bound_access_tokens"
         }
     }
 
@@ -122,7 +126,8 @@ struct DiscoveryEndpoint {
             requestParameterSupported: false,
             requestURIParameterSupported: false,
             authorizationResponseIssParameterSupported: true,
-            dpopSigningAlgValuesSupported: DPoPProof.algorithms
+            dpopSigningAlgValuesSupported: DPoPProof.algorithms,
+            tlsClientCertificateBoundAccessTokens: certificateBoundTokens
         )
     }
 

@@ -36,7 +36,15 @@ struct TokenEndpoint {
             } else if client.requiresDPoP {
                 throw OAuthError(.invalidDPoPProof, description: "this client must send a DPoP proof")
             }
-            let response = try await handler.handle(TokenRequest(client: client, parameters: form, dpopJKT: jkt))
+            // RFC 8705 §3: certificate-bound tokens for clients registered for them.
+            var thumbprint: String? = nil
+            if client.certificateBoundTokens {
+                guard let presented = await context.clientCertificateThumbprint() else {
+                    throw OAuthError.invalidRequest("this client must present its TLS client certificate")
+                }
+                thumbprint = presented
+            }
+            let response = try await handler.handle(TokenRequest(client: client, parameters: form, dpopJKT: jkt, certificateThumbprint: thumbprint))
             context.logger.info("token issued", metadata: ["grant_type": .string(grantType), "client_id": .string(client.id)])
             var headers: HTTPFields = [HTTPField.Name("Pragma")!: "no-cache"]
             if jkt != nil, let nonce = dpop.freshNonce() { headers[HTTPField.Name("DPoP-Nonce")!] = nonce }

@@ -65,7 +65,7 @@ struct AuthorizationCodeGrant: GrantHandler {
                     sessionID: login.sessionID, refreshCount: 0
                 ),
                 nonce: pending.nonce, parentHash: hash, familyID: RandomToken.make(bytes: 16), issueRefreshToken: refresh,
-                issueIDToken: scopes.contains("openid"), dpopJKT: request.dpopJKT
+                issueIDToken: scopes.contains("openid"), confirmation: request.confirmation
             )
         )
     }

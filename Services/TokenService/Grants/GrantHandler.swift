@@ -9,8 +9,14 @@ struct TokenRequest: Sendable {
     /// RFC 9449: the thumbprint of the key of a valid DPoP proof sent with the request; the
     /// access token issued is bound to it (`cnf.jkt`, `token_type: DPoP`).
     var dpopJKT: String? = nil
+    /// RFC 8705 §3: the SHA-256 thumbprint of the client certificate, when the client is
+    /// registered for certificate-bound tokens (`cnf.x5t#S256`).
+    var certificateThumbprint: String? = nil
 
-    var confirmation: Confirmation? { Confirmation.dpop(dpopJKT) }
+    var confirmation: Confirmation? {
+        guard dpopJKT != nil || certificateThumbprint != nil else { return nil }
+        return Confirmation(jkt: dpopJKT, x5tS256: certificateThumbprint)
+    }
     var tokenType: String { dpopJKT == nil ? "Bearer" : "DPoP" }
 }
 

@@ -43,7 +43,7 @@ struct PasswordGrant: GrantHandler {
                     amr: answer.amr ?? ["pwd"], sessionID: "", refreshCount: 0
                 ),
                 nonce: nil, parentHash: "password:" + RandomToken.make(bytes: 16), familyID: RandomToken.make(bytes: 16),
-                issueRefreshToken: refresh, issueIDToken: scopes.contains("openid"), dpopJKT: request.dpopJKT
+                issueRefreshToken: refresh, issueIDToken: scopes.contains("openid"), confirmation: request.confirmation
             )
         )
     }

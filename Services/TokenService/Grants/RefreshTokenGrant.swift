@@ -57,7 +57,7 @@ struct RefreshTokenGrant: GrantHandler {
         return try await userTokens.issue(
             UserTokenIssuer.Issue(
                 client: client, subject: stored.subject, scopes: scopes, grant: next, nonce: nil, parentHash: hash, familyID: family,
-                issueRefreshToken: true, issueIDToken: scopes.contains("openid"), dpopJKT: request.dpopJKT
+                issueRefreshToken: true, issueIDToken: scopes.contains("openid"), confirmation: request.confirmation
             )
         )
     }

@@ -78,8 +78,9 @@ struct UserTokenIssuer: Sendable {
         var familyID: String
         var issueRefreshToken: Bool
         var issueIDToken: Bool
-        /// The DPoP key of the request's proof: the access token is bound to it.
-        var dpopJKT: String? = nil
+        /// The DPoP key of the request's proof and/or its client certificate: the access token
+        /// is bound to them.
+        var confirmation: Confirmation? = nil
     }
 
     func issue(_ issue: Issue) async throws -> TokenResponse {
@@ -89,10 +90,10 @@ struct UserTokenIssuer: Sendable {
         let access = try await accessTokens.issue(
             client: client, subject: issue.subject, scopes: issue.scopes, audiences: audiences, authTime: issue.grant.authTime,
             acr: issue.grant.acr, record: AccessTokenIssuer.Record(familyID: issue.familyID, parentHash: issue.parentHash, sessionID: sessionID),
-            confirmation: Confirmation.dpop(issue.dpopJKT)
+            confirmation: issue.confirmation
         )
         var response = TokenResponse(
-            accessToken: access.token, tokenType: issue.dpopJKT == nil ? "Bearer" : "DPoP", expiresIn: access.expiresIn,
+            accessToken: access.token, tokenType: issue.confirmation?.jkt == nil ? "Bearer" : "DPoP", expiresIn: access.expiresIn,
             scope: issue.scopes.isEmpty ? nil : issue.scopes.joined(separator: " ")
         )
         let now = time.epochSeconds
@@ -102,7 +103,7 @@ struct UserTokenIssuer: Sendable {
             var grant = issue.grant
             // A public client's refresh token is bound to the DPoP key of the request that got it
             // (kept across rotations); a confidential client's is bound by client authentication.
-            if client.isPublic, grant.jkt == nil { grant.jkt = issue.dpopJKT }
+            if client.isPublic, grant.jkt == nil { grant.jkt = issue.confirmation?.jkt }
             let claims = String(decoding: try JSONEncoder().encode(grant), as: UTF8.self)
             try await tokens.insert(
                 IssuedToken(

@@ -134,7 +134,9 @@ public final class AccessTokenVerifier: Sendable {
     }
 
     /// Verifies the request's access token; throws the RFC 6750 / RFC 9449 error to answer.
-    public func authenticate(_ request: Request) async throws -> VerifiedAccessToken {
+    /// `certificateThumbprint` is the request context's `clientCertificateThumbprint`; a token
+    /// bound to a certificate (RFC 8705 §3) is only accepted over a connection with that one.
+    public func authenticate(_ request: Request, certificateThumbprint: String? = nil) async throws -> VerifiedAccessToken {
         if request.uri.queryParameters["access_token"] != nil {
             throw OAuthError(
                 .invalidRequest, status: .badRequest, description: "send the access token in the Authorization header",
@@ -152,6 +154,11 @@ public final class AccessTokenVerifier: Sendable {
         guard !token.isEmpty, token.utf8.count <= JWS.maximumLength else { throw invalid("the access token is invalid or expired") }
 
         let verified = try await verify(token)
+        if let bound = verified.x5tS256 {
+            guard let presented = certificateThumbprint, ConstantTime.equals(Array(presented.utf8), Array(bound.utf8)) else {
+                throw invalid("the access token is bound to a client certificate this connection did not present")
+            }
+        }
         if let jkt = verified.jkt {
             guard scheme == "dpop" else { throw invalid("the access token is DPoP-bound: use the DPoP scheme with a proof", scheme: "DPoP") }
             let thumbprint = try await dpop.check(request, uri: publicBase + request.uri.path, accessToken: token)

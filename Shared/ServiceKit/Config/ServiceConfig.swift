@@ -39,6 +39,20 @@ public struct ServiceConfig: Sendable {
     public var keyRetentionSeconds: Int64
     /// RFC 9449 §8/§9: DPoP proofs must carry a server-provided nonce (`NEOSEC_DPOP_NONCE=required`).
     public var dpopRequireNonce: Bool
+    /// Entries of the Introspection Service's answer cache (`NEOSEC_INTROSPECT_CACHE_CAPACITY`; 0 = off).
+    public var introspectionCacheCapacity: Int
+    /// TLS at this service (PEM files): `NEOSEC_<SERVICE>_TLS_CERT` and `_TLS_KEY`; with
+    /// `_TLS_CLIENT_CA`, client certificates are requested and, when presented, verified against
+    /// that CA (RFC 8705 certificate-bound tokens).
+    public var tls: TLSFiles?
+    /// PEM bundle of extra CAs trusted for outgoing calls (`NEOSEC_TLS_TRUST`).
+    public var tlsTrustPath: String?
+
+    public struct TLSFiles: Sendable, Equatable {
+        public var certificatePath: String
+        public var keyPath: String
+        public var clientCAPath: String?
+    }
 
     public var baseURL: URL { serviceURLs[service]! }
 
@@ -61,8 +75,14 @@ public struct ServiceConfig: Sendable {
         maximumBodyBytes: Int = 64 * 1024,
         logLevel: Logger.Level = .info,
         keyRetentionSeconds: Int64 = 86_400,
-        dpopRequireNonce: Bool = false
+        dpopRequireNonce: Bool = false,
+        introspectionCacheCapacity: Int = 10_000,
+        tls: TLSFiles? = nil,
+        tlsTrustPath: String? = nil
     ) {
+        self.tls = tls
+        self.tlsTrustPath = tlsTrustPath
+        self.introspectionCacheCapacity = introspectionCacheCapacity
         self.dpopRequireNonce = dpopRequireNonce
         self.service = service
         self.mode = mode
@@ -168,6 +188,21 @@ public struct ServiceConfig: Sendable {
         guard retention >= 60 else { throw ConfigError("NEOSEC_KEY_RETENTION_SECONDS must be at least 60") }
         let nonce = reader.string(forKey: "neosec.dpop.nonce", default: "off")
         guard nonce == "off" || nonce == "required" else { throw ConfigError("NEOSEC_DPOP_NONCE must be off or required") }
+        var tls: TLSFiles? = nil
+        let certificate = reader.string(forKey: ConfigKey("neosec.\(name).tls.cert"))
+        let key = reader.string(forKey: ConfigKey("neosec.\(name).tls.key"), isSecret: true)
+        switch (certificate, key) {
+        case (let certificate?, let key?) where !certificate.isEmpty && !key.isEmpty:
+            let clientCA = reader.string(forKey: ConfigKey("neosec.\(name).tls.client.ca"))
+            tls = TLSFiles(certificatePath: certificate, keyPath: key, clientCAPath: clientCA?.isEmpty == false ? clientCA : nil)
+        case (nil, nil):
+            break
+        default:
+            throw ConfigError("NEOSEC_\(name.uppercased())_TLS_CERT and NEOSEC_\(name.uppercased())_TLS_KEY go together")
+        }
+        let trust = reader.string(forKey: "neosec.tls.trust")
+        let cacheCapacity = reader.int(forKey: "neosec.introspect.cache.capacity", default: 10_000)
+        guard (0...1_000_000).contains(cacheCapacity) else { throw ConfigError("NEOSEC_INTROSPECT_CACHE_CAPACITY must be between 0 and 1000000") }
 
         return ServiceConfig(
             service: service,
@@ -184,7 +219,10 @@ public struct ServiceConfig: Sendable {
             maximumBodyBytes: maximumBody,
             logLevel: level,
             keyRetentionSeconds: Int64(retention),
-            dpopRequireNonce: nonce == "required"
+            dpopRequireNonce: nonce == "required",
+            introspectionCacheCapacity: cacheCapacity,
+            tls: tls,
+            tlsTrustPath: trust?.isEmpty == false ? trust : nil
         )
     }
 

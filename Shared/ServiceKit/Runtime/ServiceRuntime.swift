@@ -1,6 +1,8 @@
 public import AsyncHTTPClient
 public import Foundation
 import HTTPTypes
+import HummingbirdCore
+import HummingbirdTLS
 public import Hummingbird
 public import JOSE
 public import Logging
@@ -67,7 +69,7 @@ public enum ServiceRuntime {
         )
         try await internalKeys.bootstrap()
         let replay = SQLReplayStore(database)
-        let httpClient = HTTPClient.shared
+        let httpClient = try TLSSetup.httpClient(trusting: config.tlsTrustPath)
         let resolver = options.keyResolver ?? HTTPServiceKeyResolver(peers: config.serviceURLs, client: httpClient, time: options.time)
         let verifier = ServiceTokenVerifier(
             service: S.name,
@@ -158,14 +160,17 @@ public enum ServiceRuntime {
         let service = try await S(environment: environment)
         let router = makeRouter(service: service, environment: environment)
         let background: [any Service] = service.backgroundTasks.map { PeriodicService(task: $0, logger: environment.logger) }
+        let http1: HTTPServerBuilder = .http1(
+            configuration: .init(
+                idleTimeout: .seconds(75),
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
+            )
+        )
+        let server = try config.tls.map { try HTTPServerBuilder.tls(http1, tlsConfiguration: try TLSSetup.serverConfiguration($0)) } ?? http1
+        TLSSetup.clientCertificatesEnabled.store(config.tls?.clientCAPath != nil, ordering: .relaxed)
         let application = Application(
             router: router,
-            server: .http1(
-                configuration: .init(
-                    idleTimeout: .seconds(75),
-                    httpDecoderConfiguration: .init(maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
-                )
-            ),
+            server: server,
             configuration: ApplicationConfiguration(address: .hostname(config.host, port: config.port), serverName: nil),
             services: background,
             logger: environment.logger
