@@ -110,7 +110,16 @@ let package = Package(
             path: "Services/AuthnService",
             swiftSettings: swiftSettings
         ),
-        .target(name: "UMAService", dependencies: ["ServiceKit"], path: "Services/UMAService", swiftSettings: swiftSettings),
+        .target(
+            name: "UMAService",
+            dependencies: [
+                "ServiceKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Services/UMAService",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "IntrospectService",
             dependencies: [

@@ -76,6 +76,12 @@ public struct TokenService: NeoSecService {
             RefreshTokenGrant(tokens: tokens, subjectRevocations: subjectRevocations, userTokens: userTokens, time: environment.time),
             PasswordGrant(internalClient: environment.internalClient, userTokens: userTokens),
         ]
+        + (environment.config.serviceURLs[.uma] == nil ? [] : [
+            UMAGrant(
+                issuer: issuer(environment.config), internalClient: environment.internalClient, accessTokens: userTokens.accessTokens, keys: tokenKeys,
+                tokens: tokens, subjectRevocations: subjectRevocations, time: environment.time
+            ) as any GrantHandler
+        ])
         return Dictionary(uniqueKeysWithValues: handlers.map { ($0.grantType, $0) })
     }
 
@@ -111,14 +117,22 @@ public struct TokenService: NeoSecService {
         let introspectionEndpoint = config.serviceURLs[.introspect].map { $0.absoluteString.trimmingSuffix("/") + TokenIntrospector.endpointPath }
         DiscoveryEndpoint(
             issuer: issuer(config), grantTypes: Array(handlers.keys), introspectionEndpoint: introspectionEndpoint,
-            certificateBoundTokens: config.tls?.clientCAPath != nil
+            certificateBoundTokens: config.tls?.clientCAPath != nil,
+            umaBase: config.serviceURLs[.uma].map { $0.absoluteString.trimmingSuffix("/") }
         ).register(on: router)
         let userTokens = userTokens(environment)
         let authnURL = config.serviceURLs[.authn]!.absoluteString.trimmingSuffix("/")
-        let flow = AuthorizationFlow(
+        var flow = AuthorizationFlow(
             issuer: issuer(config), authnURL: authnURL, registry: clients, store: authorizations, tokens: tokens, userTokens: userTokens,
             time: environment.time
         )
+        let internalClient = environment.internalClient
+        flow.umaClaims = { ticket, clientID, subject in
+            try await internalClient.post(
+                .uma, path: "internal/uma/claims", body: UMAClaimsRequest(ticket: ticket, clientID: clientID, subject: subject), as: UMAClaimsAnswer.self
+            ).ticket
+        }
+        UMAClaimsEndpoint(flow: flow, registry: clients).register(on: router)
         AuthorizeEndpoint(flow: flow, registry: clients, bodyLimit: config.maximumBodyBytes).register(on: router)
         EndSessionEndpoint(flow: flow, registry: clients, keys: tokenKeys, bodyLimit: config.maximumBodyBytes).register(on: router)
         let verifier = UserinfoTokenVerifier(
@@ -137,6 +151,7 @@ public struct TokenService: NeoSecService {
         AdminClientsEndpoint(registry: clients, bodyLimit: config.maximumBodyBytes).register(on: admin)
         let internalRoutes = router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens))
         SubjectRevocationEndpoint(store: subjectRevocations, time: environment.time, limit: config.maximumBodyBytes).register(on: internalRoutes)
+        UMARevocationEndpoint(tokens: tokens, limit: config.maximumBodyBytes).register(on: internalRoutes)
         FlowInternalEndpoints(flow: flow, store: authorizations, tokens: tokens, registry: clients, limit: config.maximumBodyBytes).register(on: internalRoutes)
     }
 }

@@ -17,6 +17,8 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
     public var softwareID: String?
     public var softwareVersion: String?
     public var postLogoutRedirectURIs: [String]?
+    /// UMA 2.0 Grant §3.3.2: where the claims interaction endpoint may redirect back.
+    public var claimsRedirectURIs: [String]?
     public var idTokenSignedResponseAlg: String?
     /// NeoSec: `jwt` (RFC 9068) or `opaque` (`neo_at_…`, by reference). Default `jwt`.
     public var accessTokenFormat: String?
@@ -63,6 +65,7 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
         case softwareID = "software_id"
         case softwareVersion = "software_version"
         case postLogoutRedirectURIs = "post_logout_redirect_uris"
+        case claimsRedirectURIs = "claims_redirect_uris"
         case idTokenSignedResponseAlg = "id_token_signed_response_alg"
         case accessTokenFormat = "access_token_format"
         case accessTokenSigningAlg = "access_token_signing_alg"
@@ -133,6 +136,9 @@ public struct TokenResponse: Codable, Sendable, Equatable {
     public var refreshCount: Int?
     public var idToken: String?
     public var issuedTokenType: String?
+    /// UMA 2.0 Grant §3.3.5: a persisted claims token, and whether an RPT was upgraded.
+    public var pct: String?
+    public var upgraded: Bool?
 
     public init(accessToken: String, tokenType: String, expiresIn: Int, scope: String?) {
         self.accessToken = accessToken
@@ -152,5 +158,6 @@ public struct TokenResponse: Codable, Sendable, Equatable {
         case refreshCount = "refresh_count"
         case idToken = "id_token"
         case issuedTokenType = "issued_token_type"
+        case pct, upgraded
     }
 }

@@ -23,6 +23,9 @@ struct AuthorizationFlow: Sendable {
     let tokens: any TokenStore
     let userTokens: UserTokenIssuer
     let time: any TimeSource
+    /// Trades a permission ticket for one bound to the requesting party who signed in (the UMA
+    /// service's `/internal/uma/claims`); nil when the ticket was unusable.
+    var umaClaims: (@Sendable (_ ticket: String, _ clientID: String, _ subject: String) async throws -> String?)? = nil
 
     enum ChallengeKind: String {
         case login, consent, logout
@@ -94,6 +97,9 @@ struct AuthorizationFlow: Sendable {
         pending.login = PendingAuthorization.Login(
             subject: accept.subject, authTime: accept.authTime, acr: accept.acr, amr: accept.amr, sessionID: accept.sessionID
         )
+        if let ticket = pending.umaTicket {
+            return try await completeClaims(pending, ticket: ticket, subject: accept.subject)
+        }
         if !pending.prompt.contains("consent"),
             let remembered = try await store.consent(subject: accept.subject, clientID: pending.clientID),
             pending.scopes.allSatisfy(remembered.scopes.contains)
@@ -118,6 +124,19 @@ struct AuthorizationFlow: Sendable {
             text.utf8.count <= 200 && text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\" } ? text : nil
         }
         return errorRedirect(pending, error: reject.error, description: description ?? "the request was refused")
+    }
+
+    /// UMA 2.0 Grant §3.3.3: back to the claims redirect URI with the new ticket. The party
+    /// proved who they are to this server; nothing is shared with the client but the ticket.
+    func completeClaims(_ pending: PendingAuthorization, ticket: String, subject: String) async throws -> String {
+        var parameters: [(String, String)]
+        if let umaClaims, let fresh = try await umaClaims(ticket, pending.clientID, subject) {
+            parameters = [("authorization_state", "claims_submitted"), ("ticket", fresh)]
+        } else {
+            parameters = [("authorization_state", "not_authorized")]
+        }
+        if let state = pending.state { parameters.append(("state", state)) }
+        return RedirectURI.appending(parameters, to: pending.redirectURI)
     }
 
     // MARK: Consent challenge

@@ -28,6 +28,9 @@ struct PendingAuthorization: Codable, Sendable, Equatable {
     var responseType: String?
     /// Where the response parameters go: `query` (code) or `fragment` (implicit, or if asked).
     var usesFragment: Bool?
+    /// UMA 2.0 Grant §3.3.2: set when this is a claims interaction for that permission ticket;
+    /// then `redirectURI` is the claims redirect URI and no code is issued.
+    var umaTicket: String? = nil
 
     var isImplicit: Bool { responseType.map(ClientPolicy.implicitResponseTypes.contains) ?? false }
 

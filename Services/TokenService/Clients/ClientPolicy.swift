@@ -15,6 +15,7 @@ enum ClientPolicy {
     /// Grants this build of the token endpoint implements. A client can only be registered for these.
     static let supportedGrantTypes: Set<String> = [
         GrantType.authorizationCode, GrantType.clientCredentials, GrantType.refreshToken, GrantType.password, GrantType.implicit,
+        GrantType.umaTicket,
     ]
     /// Response types of the authorization endpoint. The implicit ones (`token`, `id_token token`)
     /// only for clients registered for the `implicit` grant: RFC 9700 §2.1.2 says it SHOULD NOT
@@ -130,6 +131,14 @@ enum ClientPolicy {
                 throw invalid("post_logout_redirect_uris must be registrable redirect URIs")
             }
         }
+        // UMA 2.0 Grant §3.3.2: where claims interaction may send the requesting party back.
+        let claimsRedirects = metadata.claimsRedirectURIs ?? []
+        guard claimsRedirects.count <= maximumRedirectURIs else { throw invalid("too many claims_redirect_uris") }
+        for uri in claimsRedirects {
+            guard grants.contains(GrantType.umaTicket), RedirectURI.isRegistrable(uri, publicClient: authMethod == .none) else {
+                throw OAuthError(.invalidRedirectURI, description: "claims_redirect_uris must be registrable redirect URIs of an UMA client")
+            }
+        }
         if let alg = metadata.idTokenSignedResponseAlg {
             guard SigningAlgorithm(rawValue: alg) != nil else { throw invalid("id_token_signed_response_alg must be RS256, ES256 or EdDSA") }
         }
@@ -167,4 +176,6 @@ enum GrantType {
     static let password = "password"
     /// Not a token-endpoint grant: registering it allows the implicit response types.
     static let implicit = "implicit"
+    /// UMA 2.0 Grant §3.3.1.
+    static let umaTicket = umaTicketGrantType
 }

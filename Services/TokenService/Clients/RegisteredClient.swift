@@ -34,6 +34,7 @@ struct RegisteredClient: Sendable {
     let redirectURIs: [String]
     let responseTypes: Set<String>
     let postLogoutRedirectURIs: [String]
+    let claimsRedirectURIs: [String]
     let idTokenAlgorithm: SigningAlgorithm
     let refreshTokenLifetime: Int
     let refreshWithoutOfflineAccess: Bool
@@ -80,6 +81,7 @@ struct RegisteredClient: Sendable {
         self.redirectURIs = metadata.redirectURIs ?? []
         self.responseTypes = Set(metadata.responseTypes ?? [])
         self.postLogoutRedirectURIs = metadata.postLogoutRedirectURIs ?? []
+        self.claimsRedirectURIs = metadata.claimsRedirectURIs ?? []
         // OpenID Connect Core §15.1 / Registration §2: RS256 unless the client registered another.
         self.idTokenAlgorithm = SigningAlgorithm(rawValue: metadata.idTokenSignedResponseAlg ?? "") ?? .rs256
         self.refreshTokenLifetime = metadata.refreshTokenLifetime ?? ClientPolicy.defaultRefreshTokenLifetime

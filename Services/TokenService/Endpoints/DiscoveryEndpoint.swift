@@ -9,6 +9,8 @@ import ServiceKit
 struct DiscoveryEndpoint {
     static let openIDPath = "/.well-known/openid-configuration"
     static let oauthPath = "/.well-known/oauth-authorization-server"
+    /// UMA 2.0 Grant §2 / Federated Authorization §2: RFC 8414 metadata plus the UMA endpoints.
+    static let umaPath = "/.well-known/uma2-configuration"
 
     /// ACR values the Authentication Service reports (`LoginAccept.acr`): password only, and
     /// password with a second factor (TOTP or a recovery code). The first is the default.
@@ -21,6 +23,36 @@ struct DiscoveryEndpoint {
     let introspectionEndpoint: String?
     /// RFC 8705 §3.3: true when this server terminates TLS with client certificates.
     var certificateBoundTokens = false
+    /// The UMA service's base URL, when one is configured.
+    var umaBase: String? = nil
+
+    /// The UMA members (Grant §2, Federated Authorization §2), flattened into the RFC 8414 object.
+    struct UMAMetadata: Encodable {
+        var base: Metadata
+        var claimsInteractionEndpoint: String
+        var resourceRegistrationEndpoint: String
+        var permissionEndpoint: String
+        var policyEndpoint: String
+        var umaProfilesSupported: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case claimsInteractionEndpoint = "claims_interaction_endpoint"
+            case resourceRegistrationEndpoint = "resource_registration_endpoint"
+            case permissionEndpoint = "permission_endpoint"
+            case policyEndpoint = "policy_endpoint"
+            case umaProfilesSupported = "uma_profiles_supported"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            try base.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(claimsInteractionEndpoint, forKey: .claimsInteractionEndpoint)
+            try container.encode(resourceRegistrationEndpoint, forKey: .resourceRegistrationEndpoint)
+            try container.encode(permissionEndpoint, forKey: .permissionEndpoint)
+            try container.encode(policyEndpoint, forKey: .policyEndpoint)
+            try container.encode(umaProfilesSupported, forKey: .umaProfilesSupported)
+        }
+    }
 
     struct Metadata: Encodable {
         var issuer: String
@@ -137,6 +169,14 @@ struct DiscoveryEndpoint {
             router.get(RouterPath(stringLiteral: path)) { _, _ in
                 try Response.json(metadata, cacheControl: "public, max-age=3600")
             }
+        }
+        guard let umaBase else { return }
+        let uma = UMAMetadata(
+            base: metadata, claimsInteractionEndpoint: issuer + UMAClaimsEndpoint.path, resourceRegistrationEndpoint: umaBase + "/uma/resource_set",
+            permissionEndpoint: umaBase + "/uma/permission", policyEndpoint: umaBase + "/uma/policies", umaProfilesSupported: []
+        )
+        router.get(RouterPath(stringLiteral: Self.umaPath)) { _, _ in
+            try Response.json(uma, cacheControl: "public, max-age=3600")
         }
     }
 }

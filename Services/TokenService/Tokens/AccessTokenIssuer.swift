@@ -77,13 +77,13 @@ struct AccessTokenIssuer: Sendable {
 
     func issue(
         client: RegisteredClient, subject: String, scopes: [String], audiences: [String], authTime: Int64? = nil, acr: String? = nil,
-        record: Record? = nil, confirmation: Confirmation? = nil, permissions: [UMAPermission]? = nil
+        record: Record? = nil, confirmation: Confirmation? = nil, permissions: [UMAPermission]? = nil, format: AccessTokenFormat? = nil
     ) async throws -> Issued {
         let now = time.epochSeconds
         let lifetime = client.accessTokenLifetime
         let jti = RandomToken.make(bytes: 16)
         let scope = scopes.isEmpty ? nil : scopes.joined(separator: " ")
-        switch client.accessTokenFormat {
+        switch format ?? client.accessTokenFormat {
         case .jwt:
             let claims = AccessTokenClaims(
                 iss: issuer, sub: subject, aud: Audience(audiences), exp: now + Int64(lifetime), iat: now, jti: jti,

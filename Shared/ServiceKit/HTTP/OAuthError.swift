@@ -36,6 +36,14 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
         public static let invalidDPoPProof = Code(rawValue: "invalid_dpop_proof")
         /// RFC 9449 §8, §9: the proof must carry the nonce given in `DPoP-Nonce`.
         public static let useDPoPNonce = Code(rawValue: "use_dpop_nonce")
+        /// UMA 2.0 Grant §3.3.6: the grant's own outcomes that are not RPTs.
+        public static let needInfo = Code(rawValue: "need_info")
+        public static let requestSubmitted = Code(rawValue: "request_submitted")
+        public static let requestDenied = Code(rawValue: "request_denied")
+        /// UMA 2.0 Federated Authorization §3.2, §4.3: protection API errors.
+        public static let invalidResourceID = Code(rawValue: "invalid_resource_id")
+        public static let notFound = Code(rawValue: "not_found")
+        public static let unsupportedMethodType = Code(rawValue: "unsupported_method_type")
     }
 
     /// A `WWW-Authenticate` challenge (RFC 9110 §11.6.1; RFC 6750 §3 for Bearer).
@@ -46,12 +54,18 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
         public var scope: String?
         /// RFC 9449 §7.1 `algs`: the DPoP proof algorithms accepted (DPoP challenges only).
         public var algs: String?
+        /// UMA 2.0 Federated Authorization §5.2 / Grant §3.2: the `UMA` scheme's `as_uri` and
+        /// permission `ticket`.
+        public var asURI: String?
+        public var ticket: String?
 
-        public init(scheme: String, realm: String, scope: String? = nil, algs: String? = nil) {
+        public init(scheme: String, realm: String, scope: String? = nil, algs: String? = nil, asURI: String? = nil, ticket: String? = nil) {
             self.scheme = scheme
             self.realm = realm
             self.scope = scope
             self.algs = algs
+            self.asURI = asURI
+            self.ticket = ticket
         }
     }
 
@@ -66,6 +80,8 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
     public var otherChallenges: [Challenge] = []
     /// A fresh `DPoP-Nonce` to send with the error (RFC 9449 §8, §9).
     public var dpopNonce: String?
+    /// UMA 2.0 Grant §3.3.6 members of the error object (`ticket`, `required_claims`, …).
+    public var uma: UMAErrorExtras?
 
     public init(_ code: Code, status: HTTPResponse.Status = .badRequest, description: String? = nil, challenge: Challenge? = nil) {
         self.code = code
@@ -109,12 +125,14 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
 
     // MARK: Rendering
 
-    public var body: OAuthErrorBody { OAuthErrorBody(error: code.rawValue, errorDescription: errorDescription) }
+    public var body: OAuthErrorBody { OAuthErrorBody(error: code.rawValue, errorDescription: errorDescription, uma: uma) }
 
     /// The `WWW-Authenticate` value, with quoted-string escaping of every parameter.
     public var wwwAuthenticate: String? {
         guard let challenge else { return nil }
         var parameters = ["realm=\(Self.quoted(challenge.realm))"]
+        if let asURI = challenge.asURI { parameters.append("as_uri=\(Self.quoted(asURI))") }
+        if let ticket = challenge.ticket { parameters.append("ticket=\(Self.quoted(ticket))") }
         if !omitsCodeInChallenge {
             parameters.append("error=\(Self.quoted(code.rawValue))")
             if let errorDescription { parameters.append("error_description=\(Self.quoted(errorDescription))") }
