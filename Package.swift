@@ -132,7 +132,17 @@ let package = Package(
             path: "Services/IntrospectService",
             swiftSettings: swiftSettings
         ),
-        .target(name: "ResourceService", dependencies: ["ServiceKit"], path: "Services/ResourceService", swiftSettings: swiftSettings),
+        .target(
+            name: "ResourceService",
+            dependencies: [
+                "ServiceKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Services/ResourceService",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Thin executables, one per service, for containers and replicas
         .executableTarget(name: "neosec-token", dependencies: ["TokenService"], path: "Services/Executables/neosec-token", swiftSettings: swiftSettings),

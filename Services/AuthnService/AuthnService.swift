@@ -119,9 +119,10 @@ public struct AuthnService: NeoSecService {
         AssetsEndpoint().register(on: router)
         AccountEndpoint(
             web: web, accounts: accounts, hasher: hasher, passwordCheck: passwordCheck, secondFactor: secondFactor, tokenService: tokenService,
-            federation: federation, time: environment.time
+            federation: federation, uma: UMAClient(client: environment.internalClient), time: environment.time
         )
         .register(on: router)
+        SharingEndpoint(web: web, accounts: accounts, uma: UMAClient(client: environment.internalClient)).register(on: router)
         TOTPEndpoint(web: web, secondFactor: secondFactor, passwordCheck: passwordCheck).register(on: router)
         LoginEndpoint(web: web, accounts: accounts, throttle: throttle, hasher: hasher, secondFactor: secondFactor, time: environment.time)
             .register(on: router)
@@ -139,6 +140,7 @@ public struct AuthnService: NeoSecService {
 
         let internalRoutes = router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens))
         UserinfoEndpoint(accounts: accounts, limit: config.maximumBodyBytes).register(on: internalRoutes)
+        AccountLookupEndpoint(accounts: accounts, limit: config.maximumBodyBytes).register(on: internalRoutes)
         PasswordVerifyEndpoint(
             accounts: accounts, throttle: throttle, hasher: hasher, time: environment.time, limit: config.maximumBodyBytes,
             hasSecondFactor: { try await secondFactor.isEnabled(accountID: $0) }

@@ -30,13 +30,15 @@ enum DemoFixtures {
     static let webRedirect = "http://127.0.0.1:9999/callback"
     static let spaRedirect = "http://127.0.0.1:9999/spa/callback"
     static let userScopes = "openid profile email address phone offline_access documents:read documents:write"
+    /// Where the UMA claims interaction endpoint sends the requesting party back (UMA 2.0 Grant §3.3.2).
+    static let claimsRedirect = "http://127.0.0.1:9999/claims-callback"
 
     static func definitions(_ urls: URLs) -> [(description: String, id: String, metadata: String)] {
         [
             (
                 "web app (code+PKCE, refresh)",
                 "demo-web",
-                #"{"client_id":"demo-web","client_name":"NeoSec Demo Web App","grant_types":["authorization_code","refresh_token"],"token_endpoint_auth_method":"client_secret_basic","require_pkce":true,"redirect_uris":["\#(webRedirect)"],"post_logout_redirect_uris":["http://127.0.0.1:9999/"],"scope":"\#(userScopes)","allowed_audiences":["\#(urls.resource)"],"client_uri":"http://127.0.0.1:9999/","policy_uri":"http://127.0.0.1:9999/privacy","tos_uri":"http://127.0.0.1:9999/terms"}"#
+                #"{"client_id":"demo-web","client_name":"NeoSec Demo Web App","grant_types":["authorization_code","refresh_token","urn:ietf:params:oauth:grant-type:uma-ticket"],"token_endpoint_auth_method":"client_secret_basic","require_pkce":true,"redirect_uris":["\#(webRedirect)"],"claims_redirect_uris":["\#(claimsRedirect)"],"post_logout_redirect_uris":["http://127.0.0.1:9999/"],"scope":"\#(userScopes) uma:policies","allowed_audiences":["\#(urls.resource)","\#(urls.uma)"],"client_uri":"http://127.0.0.1:9999/","policy_uri":"http://127.0.0.1:9999/privacy","tos_uri":"http://127.0.0.1:9999/terms"}"#
             ),
             (
                 "SPA / native (public, PKCE)",
@@ -84,6 +86,13 @@ enum DemoFixtures {
             let registered = try JSONDecoder().decode(Registered.self, from: body)
             known.append(Client(description: definition.description, clientID: registered.client_id, clientSecret: registered.client_secret))
             changed = true
+        }
+        // The demo resource server reads its client secret from here when it needs a PAT.
+        if let secret = known.first(where: { $0.clientID == "demo-resource-server" })?.clientSecret {
+            let secretPath = dataDirectory + "/resource-server.secret"
+            if FileManager.default.contents(atPath: secretPath).map({ String(decoding: $0, as: UTF8.self) }) != secret + "\n" {
+                FileManager.default.createFile(atPath: secretPath, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            }
         }
         if changed {
             let encoder = JSONEncoder()

@@ -24,7 +24,8 @@ public struct ResourceService: NeoSecService {
     public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {
         let config = environment.config
         let authenticator = AccessTokenVerifier(environment: environment, audience: Self.resourceIdentifier(config), realm: Self.realm)
-        DocumentsEndpoint(authenticator: authenticator, documents: documents, time: environment.time, bodyLimit: config.maximumBodyBytes)
+        let protection = config.serviceURLs[.uma] == nil ? nil : ProtectionClient(config: config, http: environment.httpClient, time: environment.time)
+        DocumentsEndpoint(authenticator: authenticator, documents: documents, time: environment.time, bodyLimit: config.maximumBodyBytes, protection: protection)
             .register(on: router)
     }
 }

@@ -281,3 +281,22 @@ public struct UMAActionAnswer: Codable, Sendable, Equatable {
     public var done: Bool
     public init(done: Bool) { self.done = done }
 }
+
+/// `POST /internal/uma/share`: the owner grants a requesting party scopes of a resource.
+public struct UMAShareRequest: Codable, Sendable, Equatable {
+    public var owner: String
+    public var resourceID: String
+    public var requestingParty: String
+    public var scopes: [String]
+    public init(owner: String, resourceID: String, requestingParty: String, scopes: [String]) {
+        self.owner = owner
+        self.resourceID = resourceID
+        self.requestingParty = requestingParty
+        self.scopes = scopes
+    }
+    enum CodingKeys: String, CodingKey {
+        case owner, scopes
+        case resourceID = "resource_id"
+        case requestingParty = "requesting_party"
+    }
+}

@@ -31,6 +31,10 @@ struct AccountEndpoint {
         "linked": "The identity is linked to your account.",
         "totp_disabled": "Two-step verification is off.",
         "app_revoked": "Access removed. The application can no longer use your account.",
+        "request_allowed": "Request allowed. The person can now use what they asked for.",
+        "request_denied": "Request denied.",
+        "shared": "Shared.",
+        "unshared": "Access withdrawn.",
     ]
 
     static let errors: [String: String] = [
@@ -42,6 +46,10 @@ struct AccountEndpoint {
         "totp_enabled": "Two-step verification is already on.",
         "totp_restart": "Setting up two-step verification did not finish. Please start again.",
         "app_unknown": "That application had no access to remove.",
+        "request_unknown": "That request is no longer pending.",
+        "share_missing": "Choose at least one permission and enter a username.",
+        "share_user": "There is no other user with that username.",
+        "share_unknown": "That access was already withdrawn.",
         "unavailable": "That could not be done right now. Please try again in a moment.",
     ]
 
@@ -52,6 +60,7 @@ struct AccountEndpoint {
     let secondFactor: SecondFactor
     let tokenService: TokenServiceClient
     let federation: any FederationStore
+    let uma: UMAClient
     let time: any TimeSource
 
     func register(on router: Router<NeoSecRequestContext>) {
@@ -93,6 +102,41 @@ struct AccountEndpoint {
             context.logger.warning("connected applications unavailable", metadata: ["error_type": .string(String(reflecting: type(of: error)))])
         }
 
+        // Shared resources and pending UMA requests come from the UMA service.
+        var shared: [AccountPage.SharedResource] = []
+        var pending: [AccountPage.PendingRequest] = []
+        var sharingUnavailable = false
+        do {
+            let view = try await uma.view(owner: account.id)
+            var names: [String: String] = [:]
+            func username(_ sub: String) async throws -> String {
+                if let known = names[sub] { return known }
+                let name = try await accounts.find(id: sub)?.username ?? sub
+                names[sub] = name
+                return name
+            }
+            for resource in view.resources {
+                var grants: [AccountPage.Grant] = []
+                for grant in resource.grants {
+                    grants.append(AccountPage.Grant(id: grant.id, party: try await username(grant.requestingParty), scopes: grant.scopes.joined(separator: ", ")))
+                }
+                shared.append(AccountPage.SharedResource(id: resource.id, name: resource.name, scopes: resource.scopes, grants: grants, hasGrants: !grants.isEmpty))
+            }
+            for request in view.requests {
+                pending.append(
+                    AccountPage.PendingRequest(
+                        id: request.id, resourceName: request.resourceName, party: try await username(request.requestingParty), clientID: request.clientID,
+                        scopes: request.scopes.joined(separator: ", ")
+                    )
+                )
+            }
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            sharingUnavailable = true
+            context.logger.warning("shared resources unavailable", metadata: ["error_type": .string(String(reflecting: type(of: error)))])
+        }
+
         let totpEnabled = try await secondFactor.isEnabled(accountID: account.id)
         var recoveryCodesLeft = 0
         if totpEnabled { recoveryCodesLeft = try await secondFactor.recoveryCodesLeft(accountID: account.id) }
@@ -108,7 +152,9 @@ struct AccountEndpoint {
             base: web.pages.basePath, csrfToken: csrf.token, username: account.username, name: Self.text(claims["name"]),
             email: Self.text(claims["email"]), notice: query["done"].flatMap { Self.notices[$0] }, error: query["error"].flatMap { Self.errors[$0] },
             totpEnabled: totpEnabled, recoveryCodesLeft: recoveryCodesLeft, apps: apps, hasApps: !apps.isEmpty, appsUnavailable: appsUnavailable,
-            identities: identities.map(\.label), linkable: linkable, hasLinkable: !linkable.isEmpty
+            identities: identities.map(\.label), linkable: linkable, hasLinkable: !linkable.isEmpty,
+            sharedResources: shared, hasSharedResources: !shared.isEmpty, pendingRequests: pending, hasPendingRequests: !pending.isEmpty,
+            sharingUnavailable: sharingUnavailable
         )
         var response = web.pages.render(.account, page)
         response.setCookies(csrf.cookie)

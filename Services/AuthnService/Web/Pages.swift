@@ -245,6 +245,36 @@ struct AccountPage: PageModel {
     /// Providers this account can still link (a form each, `mode=link`).
     let linkable: [ProviderView]
     let hasLinkable: Bool
+
+    /// UMA: a resource of this owner, who may use it, and a form to share it.
+    struct SharedResource: Sendable {
+        let id: String
+        let name: String
+        let scopes: [String]
+        let grants: [Grant]
+        let hasGrants: Bool
+    }
+
+    struct Grant: Sendable {
+        let id: String
+        let party: String
+        let scopes: String
+    }
+
+    /// UMA: someone asked for access; the owner allows or denies.
+    struct PendingRequest: Sendable {
+        let id: String
+        let resourceName: String
+        let party: String
+        let clientID: String
+        let scopes: String
+    }
+
+    let sharedResources: [SharedResource]
+    let hasSharedResources: Bool
+    let pendingRequests: [PendingRequest]
+    let hasPendingRequests: Bool
+    let sharingUnavailable: Bool
 }
 
 /// Enrolment: the QR code, the secret to type by hand, and the confirmation form.

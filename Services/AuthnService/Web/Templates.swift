@@ -289,6 +289,67 @@ enum Templates {
         {{/hasApps}}
         </section>
 
+        <section class="section" aria-labelledby="requests-heading">
+        <h2 id="requests-heading">Pending requests</h2>
+        {{#sharingUnavailable}}<p class="alert" role="alert">Shared resources and requests cannot be shown right now. Please try again in a moment.</p>{{/sharingUnavailable}}
+        {{^sharingUnavailable}}{{^hasPendingRequests}}<p>Nobody is waiting for your decision.</p>{{/hasPendingRequests}}{{/sharingUnavailable}}
+        {{#hasPendingRequests}}
+        <ul class="apps">
+        {{#pendingRequests}}
+        <li class="app">
+        <div>
+        <p class="client-name">{{party}} asks for {{resourceName}}</p>
+        <p class="hint">Permissions: {{scopes}} · through {{clientID}}</p>
+        </div>
+        <form method="post" action="{{base}}/account/sharing/decide">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        <input type="hidden" name="request_id" value="{{id}}">
+        <button type="submit" name="decision" value="allow" class="primary" aria-label="Allow {{party}} {{scopes}} on {{resourceName}}">Allow</button>
+        <button type="submit" name="decision" value="deny" class="secondary" aria-label="Deny {{party}} access to {{resourceName}}">Deny</button>
+        </form>
+        </li>
+        {{/pendingRequests}}
+        </ul>
+        {{/hasPendingRequests}}
+        </section>
+
+        <section class="section" aria-labelledby="shared-heading">
+        <h2 id="shared-heading">Shared resources</h2>
+        {{^sharingUnavailable}}{{^hasSharedResources}}<p>You have no resources registered for sharing.</p>{{/hasSharedResources}}{{/sharingUnavailable}}
+        {{#sharedResources}}
+        <article class="resource" aria-labelledby="resource-{{id}}">
+        <h3 id="resource-{{id}}">{{name}}</h3>
+        {{^hasGrants}}<p class="hint">Only you can use it.</p>{{/hasGrants}}
+        {{#hasGrants}}
+        <ul class="apps">
+        {{#grants}}
+        <li class="app">
+        <div><p class="client-name">{{party}}</p><p class="hint">Allowed: {{scopes}}</p></div>
+        <form method="post" action="{{base}}/account/sharing/unshare">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        <input type="hidden" name="grant_id" value="{{id}}">
+        <button type="submit" class="secondary" aria-label="Withdraw access for {{party}}">Withdraw access</button>
+        </form>
+        </li>
+        {{/grants}}
+        </ul>
+        {{/hasGrants}}
+        <form method="post" action="{{base}}/account/sharing/share" class="stack">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        <input type="hidden" name="resource_id" value="{{id}}">
+        <div class="field">
+        <label for="share-{{id}}">Share with (username)</label>
+        <input id="share-{{id}}" name="username" type="text" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="64" required>
+        </div>
+        <fieldset><legend>Permissions</legend>
+        {{#scopes}}<label><input type="checkbox" name="scope" value="{{.}}"> {{.}}</label> {{/scopes}}
+        </fieldset>
+        <div class="actions"><button type="submit" class="secondary">Share</button></div>
+        </form>
+        </article>
+        {{/sharedResources}}
+        </section>
+
         <section class="section" aria-labelledby="identities-heading">
         <h2 id="identities-heading">Linked identities</h2>
         <ul class="identities">

@@ -11,6 +11,14 @@ import Storage
 /// - `GET /api/documents` (`documents:read`), `GET /api/documents/{id}` (`documents:read`)
 /// - `POST /api/documents` (`documents:write`, JSON `{"title","content"}`) → 201
 /// - `DELETE /api/documents/{id}` (`documents:write`) → 204
+///
+/// UMA 2.0 (Federated Authorization §3, Grant §3.2): every new document is registered at the
+/// UMA service as a resource of its owner, with the scopes `documents:read` and
+/// `documents:write`. A request for one document that is not the owner's own, and carries no
+/// RPT granting the route's scope on it, gets 401 with
+/// `WWW-Authenticate: UMA realm="…", as_uri="…", ticket="…"` — a fresh permission ticket for
+/// exactly that resource and scope. An RPT's `permissions` are checked for the resource id,
+/// the scope and their own `exp`.
 struct DocumentsEndpoint {
     static let read = "documents:read"
     static let write = "documents:write"
@@ -19,6 +27,7 @@ struct DocumentsEndpoint {
     let documents: any DocumentStore
     let time: any TimeSource
     let bodyLimit: Int
+    let protection: ProtectionClient?
 
     struct Document: Codable {
         var id: String
@@ -60,23 +69,86 @@ struct DocumentsEndpoint {
             )
             try await documents.insert(document)
             context.logger.info("document created", metadata: ["sub": .string(caller.subject)])
+            // Registration failures do not lose the document: it is registered when first shared.
+            _ = await umaResource(of: document, context: context)
             return try Response.json(Self.view(document), status: .created)
         }
         router.get("/api/documents/:id") { request, context in
-            let caller = try await authenticator.authenticate(request, certificateThumbprint: await context.clientCertificateThumbprint())
-            try authenticator.require(Self.read, of: caller)
-            guard let id = context.parameters.get("id"), let document = try await documents.find(id: id, owner: caller.subject) else {
-                throw OAuthError(.invalidRequest, status: .notFound, description: "no such document")
-            }
+            let document = try await authorized(request, context, scope: Self.read)
             return try Response.json(Self.view(document))
         }
         router.delete("/api/documents/:id") { request, context in
-            let caller = try await authenticator.authenticate(request, certificateThumbprint: await context.clientCertificateThumbprint())
-            try authenticator.require(Self.write, of: caller)
-            guard let id = context.parameters.get("id"), try await documents.delete(id: id, owner: caller.subject) else {
+            let document = try await authorized(request, context, scope: Self.write)
+            guard try await documents.delete(id: document.id, owner: document.owner) else {
                 throw OAuthError(.invalidRequest, status: .notFound, description: "no such document")
             }
+            if let protection, let resourceID = document.umaResourceID {
+                do {
+                    try await protection.delete(resourceID: resourceID)
+                } catch {
+                    context.logger.warning("uma resource deregistration failed", metadata: ["error": .string("\(error)")])
+                }
+            }
             return Response(status: .noContent, headers: [.cacheControl: "no-store"])
+        }
+    }
+
+    /// The document of the path, if the request may use it with `scope`: the owner's own token
+    /// with the OAuth scope, or an RPT whose permissions grant the scope on its UMA resource.
+    /// Otherwise an UMA challenge with a fresh ticket (or 404 when there is no such document).
+    func authorized(_ request: Request, _ context: NeoSecRequestContext, scope: String) async throws -> StoredDocument {
+        let hasCredentials = request.headers[.authorization] != nil
+        var caller: VerifiedAccessToken?
+        if hasCredentials {
+            caller = try await authenticator.authenticate(request, certificateThumbprint: await context.clientCertificateThumbprint())
+        }
+        guard let id = context.parameters.get("id"), id.utf8.count <= 64, let document = try await documents.find(id: id) else {
+            if let caller { try authenticator.require(scope, of: caller) }
+            throw OAuthError(.invalidRequest, status: .notFound, description: "no such document")
+        }
+        if let caller, caller.permissions == nil, caller.subject == document.owner {
+            try authenticator.require(scope, of: caller)
+            return document
+        }
+        let resourceID = await umaResource(of: document, context: context)
+        if let caller, let resourceID, let permissions = caller.permissions {
+            let now = time.epochSeconds
+            if permissions.contains(where: { $0.resourceID == resourceID && $0.resourceScopes.contains(scope) && ($0.exp.map { $0 > now } ?? true) }) {
+                context.logger.info("document read with an rpt", metadata: ["sub": .string(caller.subject)])
+                return document
+            }
+        }
+        guard let protection, let resourceID else {
+            // Without UMA, another user's document is as absent as a missing one.
+            if let caller { try authenticator.require(scope, of: caller) }
+            throw OAuthError(.invalidRequest, status: .notFound, description: "no such document")
+        }
+        let ticket: String
+        do {
+            ticket = try await protection.ticket(resourceID: resourceID, scopes: [scope])
+        } catch {
+            context.logger.error("permission ticket request failed", metadata: ["error": .string("\(error)")])
+            throw OAuthError(.temporarilyUnavailable, status: .serviceUnavailable, description: "try again later")
+        }
+        var challenge = OAuthError(
+            .insufficientScope, status: .unauthorized, description: nil,
+            challenge: .init(scheme: "UMA", realm: authenticator.realm, asURI: protection.asURI, ticket: ticket)
+        )
+        challenge.omitsCodeInChallenge = true
+        throw challenge
+    }
+
+    /// The document's UMA resource id, registering it now if that has not happened yet.
+    func umaResource(of document: StoredDocument, context: NeoSecRequestContext) async -> String? {
+        if let id = document.umaResourceID { return id }
+        guard let protection else { return nil }
+        do {
+            let id = try await protection.register(name: document.title, owner: document.owner)
+            try await documents.setUMAResource(documentID: document.id, resourceID: id)
+            return id
+        } catch {
+            context.logger.warning("uma resource registration failed", metadata: ["error": .string("\(error)")])
+            return nil
         }
     }
 

@@ -52,6 +52,7 @@ struct UMAGrant: GrantHandler {
         }
         var previous: [UMAPermission]?
         if let rpt = form["rpt"] { previous = try await permissions(ofRPT: rpt, clientID: client.id) }
+        if previous?.isEmpty == true { previous = nil }
 
         let resources = form.values("resource")
         let audiences = try GrantRules.audiences(requested: resources, client: client)
@@ -122,16 +123,27 @@ struct UMAGrant: GrantHandler {
         return claims.sub
     }
 
-    /// The permissions of an RPT this client holds; anything else is `invalid_grant`.
-    func permissions(ofRPT rpt: String, clientID: String) async throws -> [UMAPermission] {
-        guard rpt.hasPrefix(AccessTokenIssuer.opaquePrefix), rpt.utf8.count <= 128, let stored = try await tokens.find(hash: CredentialHash.hex(rpt)),
-            stored.kind == .access, stored.clientID == clientID, !stored.revoked, stored.expiresAt > time.epochSeconds,
-            let json = stored.claimsJSON, let data = json.data(using: .utf8)
-        else { throw OAuthError.invalidGrant("rpt is not a valid RPT of this client") }
-        struct Extra: Decodable { var permissions: [UMAPermission]? }
-        guard let permissions = try? JSONDecoder().decode(Extra.self, from: data).permissions else {
-            throw OAuthError.invalidGrant("rpt is not a valid RPT of this client")
+    /// The permissions of the `rpt` parameter: an access token this client holds, unexpired and
+    /// not revoked. An RPT carries permissions; a plain access token (as clients such as
+    /// requests-oauthlib-uma present on their first UMA flow) carries none, and is not upgraded.
+    /// Anything else is `invalid_grant`.
+    func permissions(ofRPT rpt: String, clientID: String) async throws -> [UMAPermission]? {
+        let invalid = OAuthError.invalidGrant("rpt is not a valid access token of this client")
+        let now = time.epochSeconds
+        guard rpt.utf8.count <= 16 * 1024 else { throw invalid }
+        if rpt.hasPrefix(AccessTokenIssuer.opaquePrefix) {
+            guard let stored = try await tokens.find(hash: CredentialHash.hex(rpt)), stored.kind == .access, stored.clientID == clientID, !stored.revoked,
+                stored.expiresAt > now
+            else { throw invalid }
+            struct Extra: Decodable { var permissions: [UMAPermission]? }
+            guard let json = stored.claimsJSON else { return nil }
+            guard let extra = try? JSONDecoder().decode(Extra.self, from: Data(json.utf8)) else { throw invalid }
+            return extra.permissions
         }
-        return permissions
+        guard let claims = try? await JWS.verify(rpt, as: AccessTokenClaims.self, keys: keys.verificationKeys, acceptedTypes: [AccessTokenIssuer.jwtType]).claims,
+            claims.iss == issuer, claims.clientID == clientID, claims.exp > now
+        else { throw invalid }
+        if let record = try await tokens.find(hash: AccessTokenIssuer.jwtRecordHash(jti: claims.jti)), record.revoked { throw invalid }
+        return claims.permissions
     }
 }

@@ -9,6 +9,7 @@ import WireModels
 /// PingAM's user-managed access): with an access token carrying `uma:policies` and audienced to
 /// this service, the token's subject manages who may do what with their resources.
 ///
+/// - `GET /uma/resources` → `{"resources": [{"_id", "name", "resource_scopes"}…]}`: the owner's resources
 /// - `GET /uma/policies` → `{"policies": [grant…]}`
 /// - `POST /uma/policies` `{"resource_id", "requesting_party" (a sub) | "requesting_party_username",
 ///   "scopes", "expires_at"?}` → 201 grant. Another owner's resource answers 404.
@@ -19,6 +20,7 @@ struct PolicyAPI {
     static let scope = "uma:policies"
     static let policiesPath = "/uma/policies"
     static let requestsPath = "/uma/requests"
+    static let resourcesPath = "/uma/resources"
 
     let authenticator: AccessTokenVerifier
     let authority: UMAAuthority
@@ -57,6 +59,21 @@ struct PolicyAPI {
     }
 
     func register(on router: Router<NeoSecRequestContext>) {
+        router.get(RouterPath(stringLiteral: Self.resourcesPath)) { request, context in
+            let owner = try await owner(request, context)
+            struct Item: Encodable {
+                var id: String
+                var name: String?
+                var resourceScopes: [String]
+                enum CodingKeys: String, CodingKey {
+                    case id = "_id"
+                    case name
+                    case resourceScopes = "resource_scopes"
+                }
+            }
+            struct Listing: Encodable { var resources: [Item] }
+            return try Response.json(Listing(resources: try await store.resources(owner: owner).map { Item(id: $0.id, name: $0.name, resourceScopes: $0.scopes) }))
+        }
         router.get(RouterPath(stringLiteral: Self.policiesPath)) { request, context in
             let owner = try await owner(request, context)
             struct Listing: Encodable { var policies: [UMAAccountView.Grant] }
@@ -171,6 +188,18 @@ struct UMAInternalEndpoints {
             let body = try await request.jsonBody(UMADecisionRequest.self, limit: limit)
             let decided = try await authority.decide(owner: body.owner, requestID: body.requestID, allow: body.allow)
             return try Response.json(UMAActionAnswer(done: decided != nil))
+        }
+        group.post("uma/share") { request, context in
+            try Self.require(context, [.authn])
+            var request = request
+            let body = try await request.jsonBody(UMAShareRequest.self, limit: limit)
+            guard body.resourceID.utf8.count <= 128, let resource = try await authority.store.resource(id: body.resourceID), resource.owner == body.owner,
+                body.requestingParty != body.owner, !body.scopes.isEmpty, body.scopes.allSatisfy(resource.scopes.contains)
+            else { return try Response.json(UMAActionAnswer(done: false)) }
+            var scopes: [String] = []
+            for scope in body.scopes where !scopes.contains(scope) { scopes.append(scope) }
+            try await authority.share(owner: body.owner, resourceID: resource.id, requestingParty: body.requestingParty, scopes: scopes, expiresAt: nil)
+            return try Response.json(UMAActionAnswer(done: true))
         }
         group.post("uma/unshare") { request, context in
             try Self.require(context, [.authn])

@@ -47,6 +47,13 @@ public struct ServiceConfig: Sendable {
     public var tls: TLSFiles?
     /// PEM bundle of extra CAs trusted for outgoing calls (`NEOSEC_TLS_TRUST`).
     public var tlsTrustPath: String?
+    /// The demo resource server's client at the Token Service, for its UMA protection API token
+    /// (PAT): `NEOSEC_RESOURCE_UMA_CLIENT_ID` (default `demo-resource-server`), and its secret in
+    /// `NEOSEC_RESOURCE_UMA_CLIENT_SECRET` or in the file `NEOSEC_RESOURCE_UMA_CLIENT_SECRET_FILE`
+    /// (default `<data dir>/resource-server.secret`, which `neosec up` writes), read when needed.
+    public var umaClientID: String = "demo-resource-server"
+    public var umaClientSecret: Secret? = nil
+    public var umaClientSecretFile: String? = nil
 
     public struct TLSFiles: Sendable, Equatable {
         public var certificatePath: String
@@ -204,7 +211,7 @@ public struct ServiceConfig: Sendable {
         let cacheCapacity = reader.int(forKey: "neosec.introspect.cache.capacity", default: 10_000)
         guard (0...1_000_000).contains(cacheCapacity) else { throw ConfigError("NEOSEC_INTROSPECT_CACHE_CAPACITY must be between 0 and 1000000") }
 
-        return ServiceConfig(
+        var config = ServiceConfig(
             service: service,
             mode: mode,
             host: reader.string(forKey: ConfigKey("neosec.\(name).host"), default: reader.string(forKey: "neosec.host", default: "127.0.0.1")),
@@ -224,6 +231,14 @@ public struct ServiceConfig: Sendable {
             tls: tls,
             tlsTrustPath: trust?.isEmpty == false ? trust : nil
         )
+        config.umaClientID = reader.string(forKey: "neosec.resource.uma.client.id", default: "demo-resource-server")
+        if let secret = reader.string(forKey: "neosec.resource.uma.client.secret", isSecret: true), !secret.isEmpty {
+            config.umaClientSecret = Secret(secret)
+        }
+        config.umaClientSecretFile = reader.string(
+            forKey: "neosec.resource.uma.client.secret.file", default: URL(fileURLWithPath: dataDirectory).appendingPathComponent("resource-server.secret").path
+        )
+        return config
     }
 
     /// A configured secret, or in development one kept in (or generated into) a 0600 file under
