@@ -223,8 +223,8 @@ struct BrowserFlowEndToEndTests {
         let document = try JSONSerialization.jsonObject(with: Data(buffer: try await created.body.collect(upTo: 1 << 20))) as! [String: Any]
         let documentID = document["id"] as! String
         #expect(try await Self.bearerGet(suite.resource + "/api/documents/\(documentID)", serviceToken).0 == 200)
-        // Another subject does not see it.
-        #expect(try await Self.bearerGet(suite.resource + "/api/documents/\(documentID)", access).0 == 404)
+        // Another subject does not see it: an UMA challenge (a permission ticket to ask the owner).
+        #expect(try await Self.bearerGet(suite.resource + "/api/documents/\(documentID)", access).0 == 401)
         var remove = HTTPClientRequest(url: suite.resource + "/api/documents/\(documentID)")
         remove.method = .DELETE
         remove.headers.add(name: "Authorization", value: "Bearer \(serviceToken)")
