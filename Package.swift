@@ -171,6 +171,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 "JOSE", "Storage", "WireModels",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Services/CLI",
             swiftSettings: swiftSettings

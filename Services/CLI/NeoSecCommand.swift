@@ -13,7 +13,7 @@ struct NeoSecCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "neosec",
         abstract: "NeoSec: OAuth 2.0, OpenID Connect and UMA 2.0 for your APIs.",
-        subcommands: [Up.self, Serve.self, Admin.self, Bench.self]
+        subcommands: [Up.self, Serve.self, Admin.self, Demo.self, Bench.self]
     )
 }
 

@@ -195,17 +195,20 @@ public struct UMAAccountView: Codable, Sendable, Equatable {
 
     public struct Grant: Codable, Sendable, Equatable {
         public var id: String
+        public var resourceID: String?
         public var requestingParty: String
         public var scopes: [String]
         public var expiresAt: Int64?
-        public init(id: String, requestingParty: String, scopes: [String], expiresAt: Int64?) {
+        public init(id: String, resourceID: String? = nil, requestingParty: String, scopes: [String], expiresAt: Int64?) {
             self.id = id
+            self.resourceID = resourceID
             self.requestingParty = requestingParty
             self.scopes = scopes
             self.expiresAt = expiresAt
         }
         enum CodingKeys: String, CodingKey {
             case id, scopes
+            case resourceID = "resource_id"
             case requestingParty = "requesting_party"
             case expiresAt = "expires_at"
         }

@@ -595,7 +595,7 @@ struct AuthorizationCodeFlowTests {
             #expect(metadata["response_types_supported"] as? [String] == ["code", "id_token token", "token"])
             #expect(metadata["response_modes_supported"] as? [String] == ["query", "fragment"])
             #expect(metadata["code_challenge_methods_supported"] as? [String] == ["S256"])
-            #expect(Set(metadata["grant_types_supported"] as! [String]) == ["authorization_code", "client_credentials", "refresh_token", "password", "implicit"])
+            #expect(Set(metadata["grant_types_supported"] as! [String]) == ["authorization_code", "client_credentials", "refresh_token", "password", "implicit", "urn:ietf:params:oauth:grant-type:uma-ticket"])
             #expect(metadata["authorization_response_iss_parameter_supported"] as? Bool == true)
             #expect((metadata["id_token_signing_alg_values_supported"] as? [String])?.contains("RS256") == true)
         }

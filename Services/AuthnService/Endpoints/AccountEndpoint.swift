@@ -108,24 +108,24 @@ struct AccountEndpoint {
         var sharingUnavailable = false
         do {
             let view = try await uma.view(owner: account.id)
+            // Requesting parties are shown by username (their `sub` when the account is gone).
             var names: [String: String] = [:]
-            func username(_ sub: String) async throws -> String {
-                if let known = names[sub] { return known }
-                let name = try await accounts.find(id: sub)?.username ?? sub
-                names[sub] = name
-                return name
+            let parties = Set(view.resources.flatMap { $0.grants.map(\.requestingParty) } + view.requests.map(\.requestingParty))
+            for party in parties.prefix(200) {
+                names[party] = try await accounts.find(id: party)?.username ?? party
             }
+            let username = { (sub: String) in names[sub] ?? sub }
             for resource in view.resources {
                 var grants: [AccountPage.Grant] = []
                 for grant in resource.grants {
-                    grants.append(AccountPage.Grant(id: grant.id, party: try await username(grant.requestingParty), scopes: grant.scopes.joined(separator: ", ")))
+                    grants.append(AccountPage.Grant(id: grant.id, party: username(grant.requestingParty), scopes: grant.scopes.joined(separator: ", ")))
                 }
                 shared.append(AccountPage.SharedResource(id: resource.id, name: resource.name, scopes: resource.scopes, grants: grants, hasGrants: !grants.isEmpty))
             }
             for request in view.requests {
                 pending.append(
                     AccountPage.PendingRequest(
-                        id: request.id, resourceName: request.resourceName, party: try await username(request.requestingParty), clientID: request.clientID,
+                        id: request.id, resourceName: request.resourceName, party: username(request.requestingParty), clientID: request.clientID,
                         scopes: request.scopes.joined(separator: ", ")
                     )
                 )

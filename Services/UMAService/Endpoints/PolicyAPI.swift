@@ -49,7 +49,7 @@ struct PolicyAPI {
     }
 
     static func view(_ grant: UMAGrantRecord) -> UMAAccountView.Grant {
-        UMAAccountView.Grant(id: grant.id, requestingParty: grant.requestingParty, scopes: grant.scopes, expiresAt: grant.expiresAt)
+        UMAAccountView.Grant(id: grant.id, resourceID: grant.resourceID, requestingParty: grant.requestingParty, scopes: grant.scopes, expiresAt: grant.expiresAt)
     }
 
     func owner(_ request: Request, _ context: NeoSecRequestContext) async throws -> String {
