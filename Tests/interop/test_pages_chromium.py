@@ -339,3 +339,87 @@ def test_totp_enrolment_then_sign_in_with_a_code(suite, driver):
     assert f"Signed in as {username}" in driver.find_element(By.CSS_SELECTOR, ".lead").text
     assert "On." in driver.find_element(By.CSS_SELECTOR, "section[aria-labelledby=totp-heading]").text
     assert not csp_violations(driver)
+
+
+# -- UMA: claims interaction, pending requests and shared resources on the account page ------------
+
+
+def test_uma_claims_interaction_and_the_owner_decides_on_the_account_page(suite, driver):
+    uma, token = suite["urls"]["uma"], suite["urls"]["token"]
+    owner, owner_password, owner_sub = create_account(suite, "dana")
+    party, party_password, party_sub = create_account(suite, "erin")
+    pat = requests.post(
+        token + "/oauth2/token", data={"grant_type": "client_credentials", "scope": "uma_protection"},
+        auth=("demo-resource-server", suite["clients"]["demo-resource-server"]), timeout=15,
+    ).json()["access_token"]
+    headers = {"Authorization": "Bearer " + pat}
+    name = "Dana's photos"
+    resource = requests.post(
+        uma + "/uma/resource_set", headers=headers, timeout=15,
+        json={"name": name, "resource_scopes": ["documents:read", "documents:write"], "owner": owner_sub},
+    ).json()["_id"]
+
+    def ticket():
+        answer = requests.post(uma + "/uma/permission", headers=headers, json={"resource_id": resource, "resource_scopes": ["documents:read"]}, timeout=15)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["ticket"]
+
+    def grant(ticket_value):
+        return requests.post(
+            token + "/oauth2/token", auth=("demo-web", suite["clients"]["demo-web"]),
+            data={"grant_type": "urn:ietf:params:oauth:grant-type:uma-ticket", "ticket": ticket_value}, timeout=15,
+        )
+
+    # need_info → the requesting party signs in at the claims interaction endpoint.
+    answer = grant(ticket())
+    assert answer.status_code == 403 and answer.json()["error"] == "need_info" and answer.json()["redirect_user"] is True
+    callback = "http://127.0.0.1:9999/claims-callback"
+    driver.get(token + "/uma/claims_interaction?" + urlencode(
+        {"client_id": "demo-web", "ticket": answer.json()["ticket"], "claims_redirect_uri": callback, "state": "st-1"}
+    ))
+    assert driver.current_url.startswith(suite["urls"]["authn"] + "/login?login_challenge=")
+    sign_in(driver, party, party_password)
+    params = parse_qs(urlsplit(wait_for_url(driver, callback)).query)
+    assert params["authorization_state"] == ["claims_submitted"] and params["state"] == ["st-1"]
+    answer = grant(params["ticket"][0])
+    assert answer.status_code == 403 and answer.json()["error"] == "request_submitted", answer.text
+    pending_ticket = answer.json()["ticket"]
+
+    # The owner, in another browser session, sees the request and allows it.
+    # (Cookies are deleted for the current page's site: be on the Authentication Service first.)
+    driver.get(suite["urls"]["authn"] + "/account")
+    driver.delete_all_cookies()
+    driver.get(suite["urls"]["authn"] + "/account")
+    assert "/login" in driver.current_url
+    sign_in(driver, owner, owner_password)
+    driver.get(suite["urls"]["authn"] + "/account")
+    section = driver.find_element(By.CSS_SELECTOR, "section[aria-labelledby=requests-heading]")
+    assert section.find_element(By.TAG_NAME, "h2").text == "Pending requests"
+    [item] = section.find_elements(By.CSS_SELECTOR, "li.app")
+    assert item.find_element(By.CSS_SELECTOR, ".client-name").text == f"{party} asks for {name}"
+    buttons = item.find_elements(By.CSS_SELECTOR, "button[name=decision]")
+    assert [b.get_attribute("value") for b in buttons] == ["allow", "deny"]
+    screenshot(driver, "account-uma")
+    click_and_wait(driver, item.find_element(By.CSS_SELECTOR, "button[name=decision][value=allow]"))
+    wait_for_url(driver, suite["urls"]["authn"] + "/account?done=request_allowed")
+    assert "Nobody is waiting for your decision." in driver.page_source
+    answer = grant(pending_ticket)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["access_token"].startswith("neo_at_")
+
+    # Shared resources: the grant is listed; withdrawing it, then sharing again by username.
+    shared = driver.find_element(By.CSS_SELECTOR, "section[aria-labelledby=shared-heading]")
+    article = shared.find_element(By.CSS_SELECTOR, f"article[aria-labelledby=resource-{resource}]")
+    assert article.find_element(By.TAG_NAME, "h3").text == name
+    assert party in article.text and "documents:read" in article.text
+    click_and_wait(driver, article.find_element(By.CSS_SELECTOR, f"button[aria-label='Withdraw access for {party}']"))
+    wait_for_url(driver, suite["urls"]["authn"] + "/account?done=unshared")
+    assert grant(ticket()).json()["error"] == "need_info"  # a fresh ticket names no party
+    article = driver.find_element(By.CSS_SELECTOR, f"article[aria-labelledby=resource-{resource}]")
+    assert "Only you can use it." in article.text
+    article.find_element(By.CSS_SELECTOR, "input[name=username]").send_keys(party)
+    article.find_element(By.CSS_SELECTOR, "input[name=scope][value='documents:read']").click()
+    click_and_wait(driver, article.find_element(By.CSS_SELECTOR, "button[type=submit].secondary"))
+    wait_for_url(driver, suite["urls"]["authn"] + "/account?done=shared")
+    assert party in driver.find_element(By.CSS_SELECTOR, f"article[aria-labelledby=resource-{resource}]").text
+    assert not csp_violations(driver)
