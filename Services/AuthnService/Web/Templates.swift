@@ -318,7 +318,7 @@ enum Templates {
         {{^sharingUnavailable}}{{^hasSharedResources}}<p>You have no resources registered for sharing.</p>{{/hasSharedResources}}{{/sharingUnavailable}}
         {{#sharedResources}}
         <article class="resource" aria-labelledby="resource-{{id}}">
-        <h3 id="resource-{{id}}">{{name}}</h3>
+        <h3 id="resource-{{id}}" class="client-name">{{name}}</h3>
         {{^hasGrants}}<p class="hint">Only you can use it.</p>{{/hasGrants}}
         {{#hasGrants}}
         <ul class="apps">
@@ -341,8 +341,8 @@ enum Templates {
         <label for="share-{{id}}">Share with (username)</label>
         <input id="share-{{id}}" name="username" type="text" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="64" required>
         </div>
-        <fieldset><legend>Permissions</legend>
-        {{#scopes}}<label><input type="checkbox" name="scope" value="{{.}}"> {{.}}</label> {{/scopes}}
+        <fieldset class="scopes"><legend>Permissions</legend>
+        {{#scopes}}<label class="scope"><input type="checkbox" name="scope" value="{{.}}"> <span>{{.}}</span></label>{{/scopes}}
         </fieldset>
         <div class="actions"><button type="submit" class="secondary">Share</button></div>
         </form>
