@@ -93,7 +93,9 @@ let package = Package(
         // MARK: Services (libraries, so that `neosec` and the tests can link them)
         .target(
             name: "TokenService",
-            dependencies: ["ServiceKit", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "ServiceKit", .product(name: "Crypto", package: "swift-crypto"), .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Services/TokenService",
             swiftSettings: swiftSettings
         ),

@@ -10,6 +10,7 @@ public struct TokenService: NeoSecService {
     public static let name = ServiceName.token
     public static let migrations: [Migration] =
         SQLSubjectRevocationStore.migrations + SQLClientStore.migrations + SQLTokenStore.migrations + SQLAuthorizationStore.migrations
+        + SQLTrustStore.migrations
 
     /// Token-signing key purpose; distinct from the internal-call keys of every service.
     public static let tokenKeyPurpose = "token"
@@ -23,6 +24,7 @@ public struct TokenService: NeoSecService {
     let authorizations: any AuthorizationStore
     let replay: any ReplayStore
     let time: any TimeSource
+    let trusts: TrustedIssuers
 
     public init(environment: ServiceEnvironment) async throws {
         tokenKeys = KeyRing(
@@ -40,6 +42,7 @@ public struct TokenService: NeoSecService {
         authorizations = SQLAuthorizationStore(environment.database)
         replay = environment.replay
         time = environment.time
+        trusts = TrustedIssuers(store: SQLTrustStore(environment.database), http: environment.httpClient, time: environment.time)
     }
 
     /// Expired challenges, codes, tokens and single-use identifiers go once a minute.
@@ -68,6 +71,26 @@ public struct TokenService: NeoSecService {
         return UserTokenIssuer(issuer: issuer, accessTokens: accessTokens, keys: tokenKeys, tokens: tokens, time: environment.time)
     }
 
+    /// Reads this service's own tokens as the Introspection Service does (token exchange).
+    func introspector(_ environment: ServiceEnvironment) -> TokenIntrospector {
+        let keys = tokenKeys
+        return TokenIntrospector(
+            issuer: issuer(environment.config), tokens: tokens, subjectRevocations: subjectRevocations,
+            authenticator: authenticator(environment), time: environment.time, realm: "neosec", jwks: { _ in keys.verificationKeys }
+        )
+    }
+
+    func authenticator(_ environment: ServiceEnvironment) -> ClientAuthenticator {
+        let config = environment.config
+        return ClientAuthenticator(
+            registry: clients,
+            replay: environment.replay,
+            time: environment.time,
+            audiences: [Self.tokenEndpointURL(config), config.issuer.absoluteString.trimmingSuffix("/"), config.issuer.absoluteString],
+            realm: "neosec"
+        )
+    }
+
     func grantHandlers(_ environment: ServiceEnvironment) -> [String: any GrantHandler] {
         let userTokens = userTokens(environment)
         let handlers: [any GrantHandler] = [
@@ -75,6 +98,15 @@ public struct TokenService: NeoSecService {
             ClientCredentialsGrant(accessTokens: userTokens.accessTokens),
             RefreshTokenGrant(tokens: tokens, subjectRevocations: subjectRevocations, userTokens: userTokens, time: environment.time),
             PasswordGrant(internalClient: environment.internalClient, userTokens: userTokens),
+            TokenExchangeGrant(
+                issuer: issuer(environment.config), tokenEndpoint: Self.tokenEndpointURL(environment.config),
+                introspector: introspector(environment), trusts: trusts, replay: environment.replay, accessTokens: userTokens.accessTokens,
+                keys: tokenKeys, time: environment.time
+            ),
+            JWTBearerGrant(
+                tokenEndpoint: Self.tokenEndpointURL(environment.config), trusts: trusts, replay: environment.replay,
+                accessTokens: userTokens.accessTokens
+            ),
         ]
         + (environment.config.serviceURLs[.uma] == nil ? [] : [
             UMAGrant(
@@ -97,13 +129,7 @@ public struct TokenService: NeoSecService {
     public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {
         let config = environment.config
         JWKSEndpoint(keys: tokenKeys).register(on: router)
-        let authenticator = ClientAuthenticator(
-            registry: clients,
-            replay: environment.replay,
-            time: environment.time,
-            audiences: [Self.tokenEndpointURL(config), config.issuer.absoluteString.trimmingSuffix("/"), config.issuer.absoluteString],
-            realm: "neosec"
-        )
+        let authenticator = authenticator(environment)
         let handlers = grantHandlers(environment)
         let replay = environment.replay, time = environment.time
         let dpop = DPoPChecker(
@@ -149,6 +175,7 @@ public struct TokenService: NeoSecService {
         let admin = router.group("/admin").add(middleware: AdminAuthMiddleware(adminToken: config.adminToken, realm: "neosec-admin"))
         AdminKeysEndpoint(keys: tokenKeys).register(on: admin)
         AdminClientsEndpoint(registry: clients, bodyLimit: config.maximumBodyBytes).register(on: admin)
+        AdminTrustsEndpoint(trusts: trusts, bodyLimit: config.maximumBodyBytes).register(on: admin)
         let internalRoutes = router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens))
         SubjectRevocationEndpoint(store: subjectRevocations, time: environment.time, limit: config.maximumBodyBytes).register(on: internalRoutes)
         UMARevocationEndpoint(tokens: tokens, limit: config.maximumBodyBytes).register(on: internalRoutes)

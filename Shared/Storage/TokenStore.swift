@@ -57,12 +57,18 @@ public protocol TokenStore: Sendable {
     /// Atomically retires a live refresh token (rotation): the one caller that gets the row
     /// back may issue its successor; everyone else sees nil.
     func retireRefreshToken(hash: String) async throws -> IssuedToken?
-    /// Revokes every token of a refresh family; returns how many changed.
+    /// Revokes every token of a refresh family and everything exchanged from them; returns how
+    /// many changed.
     @discardableResult
     func revokeFamily(_ familyID: String) async throws -> Int
-    /// Revokes every token issued from `parentHash` (a code, a refresh token), and their families.
+    /// Revokes every token issued from `parentHash` (a code, a refresh token, a subject token of a
+    /// token exchange), directly or down a chain of exchanges, and the families of its children.
     @discardableResult
     func revokeIssued(from parentHash: String) async throws -> Int
+    /// Revokes every token whose chain of parents reaches one of `hashes` (RFC 8693: revoking a
+    /// token revokes everything exchanged from it, hop after hop).
+    @discardableResult
+    func revokeDescendants(of hashes: [String]) async throws -> Int
     /// Revokes the tokens issued under session `sessionID` of `subject`, except refresh tokens
     /// whose scope holds `offline_access`; returns how many changed.
     @discardableResult
@@ -180,9 +186,12 @@ public struct SQLTokenStore: TokenStore {
     }
 
     public func revokeFamily(_ familyID: String) async throws -> Int {
-        try await db.query(
+        let members = try await db.query(
             "UPDATE \(db.table("issued_tokens")) SET revoked = 1 WHERE family_id = ? AND revoked = 0 RETURNING hash", [.text(familyID)]
-        ).count
+        ).map { try $0.text("hash") }
+        // Everything exchanged from a member of the family goes with it (RFC 8693 parents).
+        let all = try await db.query("SELECT hash FROM \(db.table("issued_tokens")) WHERE family_id = ?", [.text(familyID)]).map { try $0.text("hash") }
+        return members.count + (try await revokeDescendants(of: all))
     }
 
     public func revokeIssued(from parentHash: String) async throws -> Int {
@@ -195,14 +204,44 @@ public struct SQLTokenStore: TokenStore {
                 RETURNING hash
                 """,
                 [.text(parentHash)]
-            ),
-            SQLStatement("UPDATE \(table) SET revoked = 1 WHERE parent_hash = ? AND revoked = 0 RETURNING hash", [.text(parentHash)]),
+            )
         ])
-        return results.reduce(0) { $0 + $1.count }
+        return results.reduce(0) { $0 + $1.count } + (try await revokeDescendants(of: [parentHash]))
+    }
+
+    /// How many parent hashes one recursive statement starts from.
+    static let cascadeBatch = 200
+
+    public func revokeDescendants(of hashes: [String]) async throws -> Int {
+        let table = db.table("issued_tokens")
+        var count = 0
+        var start = 0
+        while start < hashes.count {
+            let batch = Array(hashes[start..<min(start + Self.cascadeBatch, hashes.count)])
+            start += batch.count
+            let placeholders = Array(repeating: "?", count: batch.count).joined(separator: ", ")
+            // Every token whose chain of parents reaches one of `batch`, through revoked tokens too
+            // (UNION, not UNION ALL: a cycle cannot make it loop).
+            count += try await db.query(
+                """
+                UPDATE \(table) SET revoked = 1 WHERE revoked = 0 AND hash IN (
+                    WITH RECURSIVE chain(hash) AS (
+                        SELECT hash FROM \(table) WHERE parent_hash IN (\(placeholders))
+                        UNION
+                        SELECT child.hash FROM \(table) child JOIN chain ON child.parent_hash = chain.hash
+                    )
+                    SELECT hash FROM chain
+                )
+                RETURNING hash
+                """,
+                batch.map { .text($0) }
+            ).count
+        }
+        return count
     }
 
     public func revokeSession(subject: String, sessionID: String) async throws -> Int {
-        try await db.query(
+        let revoked = try await db.query(
             """
             UPDATE \(db.table("issued_tokens")) SET revoked = 1
             WHERE subject = ? AND session_id = ? AND revoked = 0
@@ -210,14 +249,16 @@ public struct SQLTokenStore: TokenStore {
             RETURNING hash
             """,
             [.text(subject), .text(sessionID)]
-        ).count
+        ).map { try $0.text("hash") }
+        return revoked.count + (try await revokeDescendants(of: revoked))
     }
 
     public func revokeAll(subject: String, clientID: String) async throws -> Int {
-        try await db.query(
+        let revoked = try await db.query(
             "UPDATE \(db.table("issued_tokens")) SET revoked = 1 WHERE subject = ? AND client_id = ? AND revoked = 0 RETURNING hash",
             [.text(subject), .text(clientID)]
-        ).count
+        ).map { try $0.text("hash") }
+        return revoked.count + (try await revokeDescendants(of: revoked))
     }
 
     public func purgeExpired(now: Int64) async throws -> Int {

@@ -45,6 +45,10 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
     public var dpopBoundAccessTokens: Bool?
     /// RFC 8705 §3.4: access tokens are bound to the client's TLS certificate.
     public var tlsClientCertificateBoundAccessTokens: Bool?
+    /// NeoSec: RFC 8693 impersonation — a token exchange without an actor token issues a token
+    /// without `act` (the client becomes the subject's stand-in). Off by default: without it the
+    /// client is named as the actor.
+    public var tokenExchangeImpersonation: Bool?
 
     public init() {}
 
@@ -77,6 +81,7 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
         case introspectionAudiences = "introspection_audiences"
         case dpopBoundAccessTokens = "dpop_bound_access_tokens"
         case tlsClientCertificateBoundAccessTokens = "tls_client_certificate_bound_access_tokens"
+        case tokenExchangeImpersonation = "token_exchange_impersonation"
     }
 }
 

@@ -63,13 +63,15 @@ public struct IntrospectionResponse: Codable, Sendable, Equatable {
     public var cnf: JSONValue?
     /// UMA 2.0 RPT permissions, passed through from the token.
     public var permissions: JSONValue?
+    /// RFC 8693 §4.1: the actor of a delegated (exchanged) token, prior actors nested inside.
+    public var act: JSONValue?
 
     public init(active: Bool) { self.active = active }
 
     public static let inactive = IntrospectionResponse(active: false)
 
     enum CodingKeys: String, CodingKey {
-        case active, scope, exp, iat, sub, aud, iss, jti, acr, cnf, permissions
+        case active, scope, exp, iat, sub, aud, iss, jti, acr, cnf, permissions, act
         case clientID = "client_id"
         case tokenType = "token_type"
         case authTime = "auth_time"
@@ -95,6 +97,7 @@ public struct IntrospectionResponse: Codable, Sendable, Equatable {
         acr = try container.decodeIfPresent(String.self, forKey: .acr)
         cnf = try container.decodeIfPresent(JSONValue.self, forKey: .cnf)
         permissions = try container.decodeIfPresent(JSONValue.self, forKey: .permissions)
+        act = try container.decodeIfPresent(JSONValue.self, forKey: .act)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -115,6 +118,7 @@ public struct IntrospectionResponse: Codable, Sendable, Equatable {
         try container.encodeIfPresent(acr, forKey: .acr)
         try container.encodeIfPresent(cnf, forKey: .cnf)
         try container.encodeIfPresent(permissions, forKey: .permissions)
+        try container.encodeIfPresent(act, forKey: .act)
     }
 }
 

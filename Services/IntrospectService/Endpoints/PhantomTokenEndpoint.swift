@@ -40,9 +40,10 @@ struct PhantomTokenEndpoint {
         var acr: String?
         var cnf: JSONValue?
         var permissions: JSONValue?
+        var act: JSONValue?
 
         enum CodingKeys: String, CodingKey {
-            case iss, sub, aud, exp, iat, jti, scope, acr, cnf, permissions
+            case iss, sub, aud, exp, iat, jti, scope, acr, cnf, permissions, act
             case clientID = "client_id"
             case authTime = "auth_time"
         }
@@ -75,7 +76,7 @@ struct PhantomTokenEndpoint {
             let expiry = min(now + Self.maximumLifetime, tokenExpiry)
             let claims = Claims(
                 iss: issuer, sub: subject, aud: body.audience, exp: expiry, iat: now, jti: RandomToken.make(bytes: 16), clientID: clientID,
-                scope: result.scope, authTime: result.authTime, acr: result.acr, cnf: result.cnf, permissions: result.permissions
+                scope: result.scope, authTime: result.authTime, acr: result.acr, cnf: result.cnf, permissions: result.permissions, act: result.act
             )
             try await keys.refreshIfStale()
             let token = try await keys.signingKey(.es256).sign(claims, type: "at+jwt")

@@ -3,11 +3,12 @@ import Hummingbird
 import JOSE
 import ServiceKit
 import Storage
+import WireModels
 
 /// The demo API: a per-user document store. Each route states the scope it needs; the
 /// documents are the token subject's own (another user's id answers 404, like a missing one).
 ///
-/// - `GET /api/whoami` (any valid token): `sub`, `client_id`, `scope` (SPEC §3)
+/// - `GET /api/whoami` (any valid token): `sub`, `client_id`, `scope` (SPEC §3), and `act` of a delegated token
 /// - `GET /api/documents` (`documents:read`), `GET /api/documents/{id}` (`documents:read`)
 /// - `POST /api/documents` (`documents:write`, JSON `{"title","content"}`) → 201
 /// - `DELETE /api/documents/{id}` (`documents:write`) → 204
@@ -19,6 +20,19 @@ import Storage
 /// `WWW-Authenticate: UMA realm="…", as_uri="…", ticket="…"` — a fresh permission ticket for
 /// exactly that resource and scope. An RPT's `permissions` are checked for the resource id,
 /// the scope and their own `exp`.
+/// `GET /api/whoami`: who the token speaks for, and who acts (RFC 8693 `act`) when delegated.
+struct Whoami: Encodable {
+    var sub: String
+    var clientID: String
+    var scope: String
+    var act: JSONValue?
+
+    enum CodingKeys: String, CodingKey {
+        case sub, scope, act
+        case clientID = "client_id"
+    }
+}
+
 struct DocumentsEndpoint {
     static let read = "documents:read"
     static let write = "documents:write"
@@ -49,7 +63,7 @@ struct DocumentsEndpoint {
     func register(on router: Router<NeoSecRequestContext>) {
         router.get("/api/whoami") { request, context in
             let caller = try await authenticator.authenticate(request, certificateThumbprint: await context.clientCertificateThumbprint())
-            return try Response.json(["sub": caller.subject, "client_id": caller.clientID, "scope": caller.scopes.joined(separator: " ")])
+            return try Response.json(Whoami(sub: caller.subject, clientID: caller.clientID, scope: caller.scopes.joined(separator: " "), act: caller.act))
         }
         router.get("/api/documents") { request, context in
             let caller = try await authenticator.authenticate(request, certificateThumbprint: await context.clientCertificateThumbprint())

@@ -15,7 +15,7 @@ enum ClientPolicy {
     /// Grants this build of the token endpoint implements. A client can only be registered for these.
     static let supportedGrantTypes: Set<String> = [
         GrantType.authorizationCode, GrantType.clientCredentials, GrantType.refreshToken, GrantType.password, GrantType.implicit,
-        GrantType.umaTicket,
+        GrantType.umaTicket, GrantType.tokenExchange, GrantType.jwtBearer,
     ]
     /// Response types of the authorization endpoint. The implicit ones (`token`, `id_token token`)
     /// only for clients registered for the `implicit` grant: RFC 9700 §2.1.2 says it SHOULD NOT
@@ -145,6 +145,11 @@ enum ClientPolicy {
         if metadata.refreshWithoutOfflineAccess == true && authMethod == .none {
             throw invalid("refresh_without_offline_access is for confidential clients only")
         }
+        if metadata.tokenExchangeImpersonation == true {
+            guard authMethod != .none, grants.contains(GrantType.tokenExchange) else {
+                throw invalid("token_exchange_impersonation is for confidential clients registered for token exchange")
+            }
+        }
         return metadata
     }
 
@@ -178,4 +183,8 @@ enum GrantType {
     static let implicit = "implicit"
     /// UMA 2.0 Grant §3.3.1.
     static let umaTicket = umaTicketGrantType
+    /// RFC 8693 §2.1.
+    static let tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+    /// RFC 7523 §2.1.
+    static let jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 }

@@ -45,6 +45,8 @@ struct RegisteredClient: Sendable {
     let requiresDPoP: Bool
     /// RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`.
     let certificateBoundTokens: Bool
+    /// RFC 8693: a token exchange without an actor token impersonates (no `act`).
+    let allowsImpersonation: Bool
 
     var isPublic: Bool { authMethod == .none }
 
@@ -90,6 +92,7 @@ struct RegisteredClient: Sendable {
         self.introspectionAudiences = metadata.introspectionAudiences ?? []
         self.requiresDPoP = metadata.dpopBoundAccessTokens == true
         self.certificateBoundTokens = metadata.tlsClientCertificateBoundAccessTokens == true
+        self.allowsImpersonation = metadata.tokenExchangeImpersonation == true && authMethod != .none
     }
 }
 

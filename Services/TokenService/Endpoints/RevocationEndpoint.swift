@@ -39,8 +39,12 @@ struct RevocationEndpoint {
     }
 
     func revoke(_ token: String, client: RegisteredClient) async throws {
+        // RFC 8693: what was exchanged from a revoked token is revoked with it, hop after hop.
         if token.hasPrefix(AccessTokenIssuer.opaquePrefix) {
-            _ = try await tokens.revoke(hash: CredentialHash.hex(token), clientID: client.id)
+            let hash = CredentialHash.hex(token)
+            if try await tokens.revoke(hash: hash, clientID: client.id) {
+                try await tokens.revokeIssued(from: hash)
+            }
             return
         }
         // §2.1: revoking a refresh token also invalidates the access tokens of the same grant —
@@ -51,8 +55,8 @@ struct RevocationEndpoint {
             else { return }
             if let family = stored.familyID {
                 try await tokens.revokeFamily(family)
-            } else {
-                _ = try await tokens.revoke(hash: stored.hash, clientID: client.id)
+            } else if try await tokens.revoke(hash: stored.hash, clientID: client.id) {
+                try await tokens.revokeIssued(from: stored.hash)
             }
             return
         }
@@ -62,12 +66,14 @@ struct RevocationEndpoint {
         else { return }
         let now = time.epochSeconds
         guard verified.exp > now else { return }
+        let hash = AccessTokenIssuer.jwtRecordHash(jti: verified.jti)
         try await tokens.recordRevokedJWT(
             IssuedToken(
-                hash: CredentialHash.hex("jti:" + verified.jti), kind: .access, clientID: client.id, subject: verified.sub,
+                hash: hash, kind: .access, clientID: client.id, subject: verified.sub,
                 scope: verified.scope ?? "", audience: verified.aud.values.joined(separator: " "), issuedAt: verified.iat,
                 expiresAt: verified.exp, revoked: true
             )
         )
+        try await tokens.revokeIssued(from: hash)
     }
 }

@@ -71,6 +71,20 @@ public struct TokenIntrospector: Sendable {
         self.realm = realm
     }
 
+    /// Inside the Token Service (token exchange reads its own store the same way).
+    init(
+        issuer: String, tokens: any TokenStore, subjectRevocations: any SubjectRevocationStore, authenticator: ClientAuthenticator,
+        time: any TimeSource, realm: String, jwks: @escaping KeyProvider
+    ) {
+        self.issuer = issuer
+        self.tokens = tokens
+        self.subjectRevocations = subjectRevocations
+        self.authenticator = authenticator
+        self.time = time
+        self.jwks = jwks
+        self.realm = realm
+    }
+
     /// The issuer identifier of `config` as tokens carry it in `iss`.
     public static func issuer(of config: ServiceConfig) -> String {
         config.issuer.absoluteString.trimmingSuffix("/")
@@ -112,6 +126,9 @@ public struct TokenIntrospector: Sendable {
         var acr: String?
         var cnf: JSONValue?
         var permissions: JSONValue?
+        /// RFC 8693 §4.1 `act` (delegation chain) and §4.4 `may_act`.
+        var act: JSONValue? = nil
+        var mayAct: JSONValue? = nil
     }
 
     /// Introspects `token` for `caller`. Starts from inactive and returns `{"active":false}` at
@@ -159,6 +176,7 @@ public struct TokenIntrospector: Sendable {
         result.acr = found.acr
         result.cnf = found.cnf
         result.permissions = found.permissions
+        result.act = found.act
         if found.kind == .access {
             // RFC 9449 §6.2 / §8: a token bound to a DPoP key is a DPoP token.
             if case .object(let confirmation)? = found.cnf, confirmation["jkt"] != nil {
@@ -178,7 +196,7 @@ public struct TokenIntrospector: Sendable {
         return Found(
             kind: .access, clientID: stored.clientID, subject: stored.subject, scope: stored.scope, audiences: Self.split(stored.audience),
             issuedAt: stored.issuedAt, expiresAt: stored.expiresAt, jti: extra["jti"]?.stringValue, authTime: extra["auth_time"]?.integerValue,
-            acr: extra["acr"]?.stringValue, cnf: extra["cnf"], permissions: extra["permissions"]
+            acr: extra["acr"]?.stringValue, cnf: extra["cnf"], permissions: extra["permissions"], act: extra["act"], mayAct: extra["may_act"]
         )
     }
 
@@ -190,7 +208,7 @@ public struct TokenIntrospector: Sendable {
         return Found(
             kind: .refresh, clientID: stored.clientID, subject: stored.subject, scope: stored.scope, audiences: Self.split(stored.audience),
             issuedAt: stored.issuedAt, expiresAt: stored.expiresAt, jti: nil, authTime: grant?.authTime,
-            acr: grant.flatMap { $0.acr.isEmpty ? nil : $0.acr }
+            acr: grant.flatMap { $0.acr.isEmpty ? nil : $0.acr }, cnf: grant?.jkt.map { .object(["jkt": .string($0)]) }
         )
     }
 
@@ -212,7 +230,7 @@ public struct TokenIntrospector: Sendable {
         return Found(
             kind: .access, clientID: claims.clientID, subject: claims.sub, scope: claims.scope ?? "", audiences: claims.aud.values,
             issuedAt: claims.iat, expiresAt: claims.exp, jti: claims.jti, authTime: claims.authTime, acr: claims.acr, cnf: claims.cnf,
-            permissions: claims.permissions
+            permissions: claims.permissions, act: claims.act, mayAct: claims.mayAct
         )
     }
 
@@ -240,11 +258,14 @@ struct IntrospectedAccessTokenClaims: JOSEClaims {
     var acr: String?
     var cnf: JSONValue?
     var permissions: JSONValue?
+    var act: JSONValue?
+    var mayAct: JSONValue?
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, exp, iat, jti, scope, acr, cnf, permissions
+        case iss, sub, aud, exp, iat, jti, scope, acr, cnf, permissions, act
         case clientID = "client_id"
         case authTime = "auth_time"
+        case mayAct = "may_act"
     }
 }
 

@@ -18,9 +18,11 @@ struct AccessTokenClaims: JOSEClaims, Equatable {
     var acr: String?
     var cnf: Confirmation?
     var permissions: [UMAPermission]?
+    /// RFC 8693 §4.1: the acting party of a delegated token, prior actors nested inside.
+    var act: JSONValue?
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, exp, iat, jti, scope, acr, cnf, permissions
+        case iss, sub, aud, exp, iat, jti, scope, acr, cnf, permissions, act
         case clientID = "client_id"
         case authTime = "auth_time"
     }
@@ -68,26 +70,28 @@ struct AccessTokenIssuer: Sendable {
     /// came from, so that code replay or refresh-token reuse revokes it. A JWT is recorded under
     /// `CredentialHash.hex("jti:" + jti)`, the key introspection checks revocation by.
     struct Record: Sendable {
-        var familyID: String
+        var familyID: String?
         var parentHash: String
-        var sessionID: String?
+        var sessionID: String? = nil
     }
 
     static func jwtRecordHash(jti: String) -> String { CredentialHash.hex("jti:" + jti) }
 
     func issue(
         client: RegisteredClient, subject: String, scopes: [String], audiences: [String], authTime: Int64? = nil, acr: String? = nil,
-        record: Record? = nil, confirmation: Confirmation? = nil, permissions: [UMAPermission]? = nil, format: AccessTokenFormat? = nil
+        record: Record? = nil, confirmation: Confirmation? = nil, permissions: [UMAPermission]? = nil, format: AccessTokenFormat? = nil,
+        act: JSONValue? = nil, notAfter: Int64? = nil
     ) async throws -> Issued {
         let now = time.epochSeconds
-        let lifetime = client.accessTokenLifetime
+        // A derived token (token exchange) never outlives the token it came from.
+        let lifetime = notAfter.map { max(0, min(client.accessTokenLifetime, Int($0 - now))) } ?? client.accessTokenLifetime
         let jti = RandomToken.make(bytes: 16)
         let scope = scopes.isEmpty ? nil : scopes.joined(separator: " ")
         switch format ?? client.accessTokenFormat {
         case .jwt:
             let claims = AccessTokenClaims(
                 iss: issuer, sub: subject, aud: Audience(audiences), exp: now + Int64(lifetime), iat: now, jti: jti,
-                clientID: client.id, scope: scope, authTime: authTime, acr: acr, cnf: confirmation, permissions: permissions
+                clientID: client.id, scope: scope, authTime: authTime, acr: acr, cnf: confirmation, permissions: permissions, act: act
             )
             try await keys.refreshIfStale()
             let token = try await keys.signingKey(client.accessTokenAlgorithm).sign(claims, type: Self.jwtType)
@@ -97,7 +101,7 @@ struct AccessTokenIssuer: Sendable {
                     IssuedToken(
                         hash: Self.jwtRecordHash(jti: jti), kind: .access, clientID: client.id, subject: subject, scope: scope ?? "",
                         audience: audiences.joined(separator: " "), issuedAt: now, expiresAt: now + Int64(lifetime),
-                        familyID: record?.familyID, parentHash: record?.parentHash, claimsJSON: try Self.extraClaims(jti: nil, authTime: authTime, acr: acr, confirmation: confirmation, permissions: permissions),
+                        familyID: record?.familyID, parentHash: record?.parentHash, claimsJSON: try Self.extraClaims(jti: nil, authTime: authTime, acr: acr, confirmation: confirmation, permissions: permissions, act: act),
                         sessionID: record?.sessionID
                     )
                 )
@@ -105,7 +109,7 @@ struct AccessTokenIssuer: Sendable {
             return Issued(token: token, expiresIn: lifetime)
         case .opaque:
             let token = Self.opaquePrefix + RandomToken.make(bytes: 32)
-            let claimsJSON = try Self.extraClaims(jti: jti, authTime: authTime, acr: acr, confirmation: confirmation, permissions: permissions)
+            let claimsJSON = try Self.extraClaims(jti: jti, authTime: authTime, acr: acr, confirmation: confirmation, permissions: permissions, act: act)
             try await tokens.insert(
                 IssuedToken(
                     hash: CredentialHash.hex(token), kind: .access, clientID: client.id, subject: subject, scope: scope ?? "",
@@ -118,7 +122,9 @@ struct AccessTokenIssuer: Sendable {
     }
 
     /// The claims beyond the table's columns, as introspection reads them (`claims_json`).
-    static func extraClaims(jti: String?, authTime: Int64?, acr: String?, confirmation: Confirmation?, permissions: [UMAPermission]?) throws -> String? {
+    static func extraClaims(
+        jti: String?, authTime: Int64?, acr: String?, confirmation: Confirmation?, permissions: [UMAPermission]?, act: JSONValue? = nil
+    ) throws -> String? {
         var extra: [String: Any] = [:]
         if let jti { extra["jti"] = jti }
         if let authTime { extra["auth_time"] = authTime }
@@ -131,6 +137,7 @@ struct AccessTokenIssuer: Sendable {
                 return object
             }
         }
+        if let act { extra["act"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(act)) }
         guard !extra.isEmpty else { return nil }
         return String(decoding: try JSONSerialization.data(withJSONObject: extra, options: [.sortedKeys]), as: UTF8.self)
     }

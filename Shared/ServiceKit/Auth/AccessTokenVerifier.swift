@@ -20,6 +20,8 @@ public struct VerifiedAccessToken: Sendable, Equatable {
     public let jkt: String?
     /// RFC 8705 `cnf.x5t#S256` of a certificate-bound token.
     public let x5tS256: String?
+    /// RFC 8693 §4.1 `act` of a delegated (exchanged) token: who acts for `subject`, prior actors nested.
+    public var act: JSONValue? = nil
 }
 
 /// Access-token validation at a resource server (RFC 9068 §4, RFC 6750, RFC 9449 §7):
@@ -114,9 +116,10 @@ public final class AccessTokenVerifier: Sendable {
         var scope: String?
         var cnf: Confirmation?
         var permissions: [UMAPermission]?
+        var act: JSONValue?
 
         enum CodingKeys: String, CodingKey {
-            case iss, sub, aud, exp, iat, scope, cnf, permissions
+            case iss, sub, aud, exp, iat, scope, cnf, permissions, act
             case clientID = "client_id"
         }
     }
@@ -227,7 +230,7 @@ public final class AccessTokenVerifier: Sendable {
         return VerifiedAccessToken(
             subject: claims.sub, clientID: claims.clientID, scopes: (claims.scope ?? "").split(separator: " ").map(String.init),
             audiences: claims.aud.values, expiresAt: claims.exp, permissions: claims.permissions, jkt: claims.cnf?.jkt,
-            x5tS256: claims.cnf?.x5tS256
+            x5tS256: claims.cnf?.x5tS256, act: claims.act
         )
     }
 
