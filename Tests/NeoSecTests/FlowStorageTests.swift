@@ -260,6 +260,60 @@ struct FlowStorageTests {
     }
 
     @Test(arguments: TestBackend.available)
+    func revocationCascadesDownExchangeChains(_ backend: TestBackend) async throws {
+        try await withDatabase(backend, migrating: SQLTokenStore.migrations) { (db: any SQLDatabase) async throws in
+            let store = SQLTokenStore(db)
+            for token in [
+                // A user's tokens from a code, then three hops of token exchange from the access token.
+                Self.token("u-a", family: "f1", parent: "code-1"),
+                Self.token("u-r", .refresh, family: "f1", parent: "code-1"),
+                Self.token("hop1", client: "photos", parent: "u-a"),
+                Self.token("hop2", client: "print", parent: "hop1"),
+                Self.token("hop3", client: "archive", parent: "hop2"),
+                Self.token("hop1b", client: "photos", parent: "u-a"),
+                // Exchanged from the refresh token, and an unrelated chain.
+                Self.token("from-r", client: "app", parent: "u-r"),
+                Self.token("other", parent: "code-2"),
+                Self.token("other-hop", client: "photos", parent: "other"),
+                // A cycle cannot make the recursion loop.
+                Self.token("loop-a", client: "loop", parent: "loop-b"),
+                Self.token("loop-b", client: "loop", parent: "loop-a"),
+            ] {
+                try await store.insert(token)
+            }
+            // Revoking a middle hop revokes what came after it, not before.
+            #expect(try await store.revokeIssued(from: "hop1") == 2)
+            #expect(try await Self.revokedHashes(db) == ["hop2", "hop3"])
+            #expect(try await store.revokeDescendants(of: ["u-a"]) == 2)
+            #expect(try await Self.revokedHashes(db) == ["hop1", "hop1b", "hop2", "hop3"])
+            // A refresh family takes with it what was exchanged from any of its members.
+            #expect(try await store.revokeFamily("f1") == 3)
+            #expect(try await Self.revokedHashes(db) == ["u-a", "u-r", "from-r", "hop1", "hop1b", "hop2", "hop3"])
+            // Per-app revocation of the subject cascades too.
+            #expect(try await store.revokeAll(subject: "alice", clientID: "app") == 2)
+            #expect(try await Self.revokedHashes(db).isSuperset(of: ["other", "other-hop"]))
+            #expect(try await store.revokeDescendants(of: ["loop-a"]) == 2)
+            #expect(try await store.revokeDescendants(of: []) == 0)
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
+    func trustsAreStoredReplacedAndDeleted(_ backend: TestBackend) async throws {
+        try await withDatabase(backend, migrating: SQLTrustStore.migrations) { (db: any SQLDatabase) async throws in
+            let store = SQLTrustStore(db)
+            try await store.put(StoredTrust(issuer: "https://a.example", metadataJSON: #"{"v":1}"#, createdAt: 10))
+            try await store.put(StoredTrust(issuer: "https://b.example", metadataJSON: #"{"v":2}"#, createdAt: 11))
+            try await store.put(StoredTrust(issuer: "https://a.example", metadataJSON: #"{"v":3}"#, createdAt: 12))
+            #expect(try await store.find(issuer: "https://a.example") == StoredTrust(issuer: "https://a.example", metadataJSON: #"{"v":3}"#, createdAt: 10))
+            #expect(try await store.list().map(\.issuer) == ["https://a.example", "https://b.example"])
+            #expect(try await store.find(issuer: "https://A.example") == nil)
+            #expect(try await store.delete(issuer: "https://a.example"))
+            #expect(try await store.delete(issuer: "https://a.example") == false)
+            #expect(try await store.list().map(\.issuer) == ["https://b.example"])
+        }
+    }
+
+    @Test(arguments: TestBackend.available)
     func revokeAllTouchesOnlyThatSubjectAndClient(_ backend: TestBackend) async throws {
         try await withDatabase(backend, migrating: SQLTokenStore.migrations) { (db: any SQLDatabase) async throws in
             let store = SQLTokenStore(db)
