@@ -24,6 +24,9 @@ enum DemoFixtures {
         var authn: String
         var uma: String
         var resource: String
+        /// The print service of `neosec up --profile full` (an allowed token-exchange audience of
+        /// the resource server's client even when it is not running).
+        var print: String
     }
 
     /// The demo web app's redirect URI (SPEC §4); nothing listens there unless you run it.
@@ -51,9 +54,9 @@ enum DemoFixtures {
                 #"{"client_id":"demo-service","client_name":"Demo service client","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_basic","scope":"documents:read documents:write","allowed_audiences":["\#(urls.resource)"]}"#
             ),
             (
-                "resource server (introspection, uma_protection)",
+                "resource server (introspection, uma_protection, token exchange)",
                 "demo-resource-server",
-                #"{"client_id":"demo-resource-server","client_name":"Demo resource server","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_basic","scope":"uma_protection introspection","allowed_audiences":["\#(urls.uma)"],"introspection_audiences":["\#(urls.resource)"]}"#
+                #"{"client_id":"demo-resource-server","client_name":"Demo resource server","grant_types":["client_credentials","urn:ietf:params:oauth:grant-type:token-exchange"],"token_endpoint_auth_method":"client_secret_basic","scope":"uma_protection introspection documents:read","allowed_audiences":["\#(urls.uma)","\#(urls.print)"],"introspection_audiences":["\#(urls.resource)"]}"#
             ),
         ]
     }

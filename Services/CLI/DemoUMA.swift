@@ -11,7 +11,7 @@ import WireModels
 /// `neosec demo …`: walks through a flow against a running suite (`neosec up`), printing each
 /// request and answer as a client would see them.
 struct Demo: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Walk through a flow against a running suite.", subcommands: [UMA.self])
+    static let configuration = CommandConfiguration(abstract: "Walk through a flow against a running suite.", subcommands: [UMA.self, Chain.self])
 
     /// `neosec demo uma`: Alice shares a document with Bob (UMA 2.0), end to end.
     struct UMA: AsyncParsableCommand {

@@ -21,6 +21,29 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Seconds to wait for every service to report ready.")
     var readyTimeout = 60
 
+    enum Profile: String, ExpressibleByArgument, CaseIterable {
+        /// The five services (SPEC §2).
+        case standard
+        /// Plus the chained-authorization demo: a print service (a second `neosec-resource`,
+        /// called by the first through token exchange) and a second Token Service (another issuer
+        /// with its own database) that accepts the first one's JWT authorization grants.
+        case full
+    }
+
+    @Option(help: "standard (the five services) or full (also the print service and a second issuer, for `neosec demo chain`).")
+    var profile: Profile = .standard
+
+    /// An extra instance of the full profile: which executable, where it listens, what it overrides.
+    struct Extra: Sendable {
+        var label: String
+        var service: ServiceName
+        var port: Int
+        var environment: [String: String]
+    }
+
+    static let defaultPrintPort = 9005
+    static let defaultIssuerBPort = 9010
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let ports = ServiceName.allCases.map { service in
@@ -29,6 +52,14 @@ struct Up: AsyncParsableCommand {
         for (service, port) in ports where !PortProbe.isFree(port) {
             FileHandle.standardError.write(Data("neosec up: port \(port) (\(service.title)) is already in use on 127.0.0.1; stop whatever holds it or set NEOSEC_\(service.shortName.uppercased())_PORT.\n".utf8))
             throw ExitCode(2)
+        }
+        let printPort = Int(environment["NEOSEC_PRINT_PORT"] ?? "") ?? Self.defaultPrintPort
+        let issuerBPort = Int(environment["NEOSEC_ISSUER_B_PORT"] ?? "") ?? Self.defaultIssuerBPort
+        if profile == .full {
+            for (name, port) in [("NEOSEC_PRINT_PORT", printPort), ("NEOSEC_ISSUER_B_PORT", issuerBPort)] where !PortProbe.isFree(port) {
+                FileHandle.standardError.write(Data("neosec up: port \(port) is already in use on 127.0.0.1; set \(name).\n".utf8))
+                throw ExitCode(2)
+            }
         }
         if let postgresURL {
             do { _ = try PostgresURL(parsing: postgresURL) } catch { throw ValidationError("\(error)") }
@@ -51,8 +82,9 @@ struct Up: AsyncParsableCommand {
                 validate: { $0.utf8.count >= ServiceConfig.minimumAdminTokenLength }
             )
         }
+        var masterKey = environment["NEOSEC_MASTER_KEY"].map(Secret.init)
         if environment["NEOSEC_MASTER_KEY"]?.isEmpty ?? true {
-            _ = try Secret.loadOrCreate(
+            masterKey = try Secret.loadOrCreate(
                 path: absoluteData + "/master.key",
                 generate: { RandomToken.make(bytes: 32) },
                 validate: { (Base64URL.decode($0)?.count ?? 0) >= ServiceConfig.minimumMasterKeyBytes }
@@ -61,14 +93,55 @@ struct Up: AsyncParsableCommand {
 
         let supervisor = Supervisor()
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        say("NeoSec: starting \(ServiceName.allCases.count) services (data: \(absoluteData), store: \(postgresURL == nil ? "SQLite" : "PostgreSQL"))")
+        var extras: [Extra] = []
+        if profile == .full {
+            childEnvironment["NEOSEC_RESOURCE_PRINT_URL"] = "http://127.0.0.1:\(printPort)"
+            // The second issuer has its own data directory and SQLite database, and the suite's secrets.
+            var shared = childEnvironment
+            shared["NEOSEC_RESOURCE_PRINT_URL"] = nil
+            shared["NEOSEC_DATABASE_URL"] = nil
+            shared["NEOSEC_ADMIN_TOKEN"] = adminToken.value
+            shared["NEOSEC_MASTER_KEY"] = masterKey?.value
+            // The print service is another instance of the resource server (same identity, same
+            // store: it signs its internal calls with the resource server's keys), with its own
+            // base URL — its audience — and no downstream of its own.
+            var print = childEnvironment
+            print["NEOSEC_RESOURCE_PRINT_URL"] = nil
+            print["NEOSEC_RESOURCE_PORT"] = String(printPort)
+            print["NEOSEC_RESOURCE_URL"] = "http://127.0.0.1:\(printPort)"
+            var issuerB = shared
+            issuerB["NEOSEC_DATA_DIR"] = absoluteData + "/issuer-b"
+            issuerB["NEOSEC_TOKEN_PORT"] = String(issuerBPort)
+            issuerB["NEOSEC_TOKEN_URL"] = "http://127.0.0.1:\(issuerBPort)"
+            issuerB["NEOSEC_ISSUER"] = "http://127.0.0.1:\(issuerBPort)"
+            try FileManager.default.createDirectory(atPath: absoluteData + "/issuer-b", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            extras = [
+                Extra(label: "print service", service: .resource, port: printPort, environment: print),
+                Extra(label: "second issuer (B)", service: .token, port: issuerBPort, environment: issuerB),
+            ]
+        }
+        say("NeoSec: starting \(ServiceName.allCases.count + extras.count) services (data: \(absoluteData), store: \(postgresURL == nil ? "SQLite" : "PostgreSQL"))")
         for service in ServiceName.allCases {
-            try supervisor.start(service: service, executable: executable, environment: childEnvironment)
+            try supervisor.start(service: service, label: service.rawValue, executable: executable, environment: childEnvironment)
         }
 
         SignalWatcher.watch([SIGINT, SIGTERM]) { supervisor.post(.signal) }
-        let readiness = Task {
-            let ready = (try? await Self.waitUntilReady(ports: ports, timeout: readyTimeout)) ?? false
+        let started = extras
+        let timeout = readyTimeout
+        let readiness = Task { [ports] in
+            var ready = (try? await Self.waitUntilReady(ports: ports.map(\.1), timeout: timeout)) ?? false
+            // The extra instances start once the five are up: the print service shares the
+            // resource server's store, and so its internal-call keys, which must exist first.
+            if ready && !started.isEmpty {
+                do {
+                    for extra in started {
+                        try supervisor.start(service: extra.service, label: extra.label, executable: executable, environment: extra.environment)
+                    }
+                    ready = try await Self.waitUntilReady(ports: started.map(\.port), timeout: timeout)
+                } catch {
+                    ready = false
+                }
+            }
             supervisor.post(ready ? .ready : .notReady)
         }
         // One event loop for everything that can happen: readiness, Ctrl-C, a child dying.
@@ -83,7 +156,7 @@ struct Up: AsyncParsableCommand {
                     fixtures = try await DemoFixtures.seedIfNeeded(
                         urls: DemoFixtures.URLs(
                             token: "http://127.0.0.1:\(tokenPort)", authn: "http://127.0.0.1:\(port(.authn))", uma: "http://127.0.0.1:\(port(.uma))",
-                            resource: "http://127.0.0.1:\(port(.resource))"
+                            resource: "http://127.0.0.1:\(port(.resource))", print: "http://127.0.0.1:\(printPort)"
                         ),
                         adminToken: adminToken, dataDirectory: absoluteData
                     )
@@ -92,16 +165,16 @@ struct Up: AsyncParsableCommand {
                     supervisor.stopAll()
                     throw ExitCode(1)
                 }
-                printBanner(ports: ports, adminToken: adminToken, dataDirectory: absoluteData, fixtures: fixtures)
+                printBanner(ports: ports, extras: extras, adminToken: adminToken, dataDirectory: absoluteData, fixtures: fixtures)
                 continue
             case .notReady:
                 readiness.cancel()
                 FileHandle.standardError.write(Data("neosec up: not every service became ready within \(readyTimeout) s; stopping.\n".utf8))
                 supervisor.stopAll()
                 throw ExitCode(1)
-            case .childExited(let service, let status):
+            case .childExited(let label, let status):
                 readiness.cancel()
-                FileHandle.standardError.write(Data("neosec up: \(service.rawValue) exited unexpectedly (status \(status)); stopping the others.\n".utf8))
+                FileHandle.standardError.write(Data("neosec up: \(label) exited unexpectedly (status \(status)); stopping the others.\n".utf8))
                 supervisor.stopAll()
                 throw ExitCode(1)
             case .signal:
@@ -114,9 +187,9 @@ struct Up: AsyncParsableCommand {
         say("NeoSec: all services stopped.")
     }
 
-    static func waitUntilReady(ports: [(ServiceName, Int)], timeout: Int) async throws -> Bool {
+    static func waitUntilReady(ports: [Int], timeout: Int) async throws -> Bool {
         let deadline = ContinuousClock.now + .seconds(timeout)
-        var pending = Set(ports.map(\.1))
+        var pending = Set(ports)
         while ContinuousClock.now < deadline {
             for port in pending {
                 var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/health/ready")
@@ -131,10 +204,13 @@ struct Up: AsyncParsableCommand {
         return false
     }
 
-    func printBanner(ports: [(ServiceName, Int)], adminToken: Secret, dataDirectory: String, fixtures: [DemoFixtures.Client]) {
+    func printBanner(ports: [(ServiceName, Int)], extras: [Extra], adminToken: Secret, dataDirectory: String, fixtures: [DemoFixtures.Client]) {
         var lines = ["", "NeoSec is up. Services:"]
         for (service, port) in ports {
             lines.append("  \(service.title.padding(toLength: 28, withPad: " ", startingAt: 0)) http://127.0.0.1:\(port)   (\(service.rawValue))")
+        }
+        for extra in extras {
+            lines.append("  \(extra.label.padding(toLength: 28, withPad: " ", startingAt: 0)) http://127.0.0.1:\(extra.port)   (\(extra.service.rawValue), profile full)")
         }
         lines += [
             "",
@@ -163,10 +239,10 @@ struct Up: AsyncParsableCommand {
 final class Supervisor: Sendable {
     enum Event: Sendable {
         case ready, notReady, signal
-        case childExited(ServiceName, Int32)
+        case childExited(String, Int32)
     }
 
-    private let children = Mutex<[(ServiceName, Process)]>([])
+    private let children = Mutex<[(String, Process)]>([])
     private let stream = AsyncStream<Event>.makeStream()
     private let stopping = Atomic<Bool>(false)
 
@@ -174,18 +250,18 @@ final class Supervisor: Sendable {
 
     func post(_ event: Event) { stream.continuation.yield(event) }
 
-    func start(service: ServiceName, executable: URL, environment: [String: String]) throws {
+    func start(service: ServiceName, label: String, executable: URL, environment: [String: String]) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = ["serve", service.shortName]
         process.environment = environment
         process.terminationHandler = { [self] process in
             if !self.stopping.load(ordering: .relaxed) {
-                self.post(.childExited(service, process.terminationStatus))
+                self.post(.childExited(label, process.terminationStatus))
             }
         }
         try process.run()
-        children.withLock { $0.append((service, process)) }
+        children.withLock { $0.append((label, process)) }
     }
 
     /// SIGTERM to every child, then up to 10 s for them to finish, then SIGKILL for any left.
@@ -199,8 +275,8 @@ final class Supervisor: Sendable {
         while Date() < deadline && processes.contains(where: { $0.1.isRunning }) {
             usleep(50_000)
         }
-        for (service, process) in processes where process.isRunning {
-            FileHandle.standardError.write(Data("neosec up: \(service.rawValue) did not stop within 10 s; killing it.\n".utf8))
+        for (label, process) in processes where process.isRunning {
+            FileHandle.standardError.write(Data("neosec up: \(label) did not stop within 10 s; killing it.\n".utf8))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }

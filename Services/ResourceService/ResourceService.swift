@@ -25,7 +25,16 @@ public struct ResourceService: NeoSecService {
         let config = environment.config
         let authenticator = AccessTokenVerifier(environment: environment, audience: Self.resourceIdentifier(config), realm: Self.realm)
         let protection = config.serviceURLs[.uma] == nil ? nil : ProtectionClient(config: config, http: environment.httpClient, time: environment.time)
-        DocumentsEndpoint(authenticator: authenticator, documents: documents, time: environment.time, bodyLimit: config.maximumBodyBytes, protection: protection)
-            .register(on: router)
+        let chain = config.printServiceURL.map { url in
+            PrintChain(
+                tokenEndpoint: ResourceClientCredentials.tokenEndpoint(config),
+                printService: url.absoluteString.hasSuffix("/") ? String(url.absoluteString.dropLast()) : url.absoluteString,
+                credentials: ResourceClientCredentials(config: config), http: environment.httpClient
+            )
+        }
+        DocumentsEndpoint(
+            authenticator: authenticator, documents: documents, time: environment.time, bodyLimit: config.maximumBodyBytes, protection: protection, chain: chain
+        ).register(on: router)
+        PrintEndpoint(authenticator: authenticator, bodyLimit: config.maximumBodyBytes).register(on: router)
     }
 }

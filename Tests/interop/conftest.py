@@ -40,21 +40,26 @@ def binary(name: str) -> str:
     return str(pathlib.Path(bin_dir) / name)
 
 
-def start_suite(extra_env=None, ports=None, host="127.0.0.1"):
+def start_suite(extra_env=None, ports=None, host="127.0.0.1", profile="standard"):
     """Runs `neosec up` in a fresh data directory and waits for it to be ready and seeded.
 
     The services always listen on 127.0.0.1; `host` is the name in their public URLs
     (`NEOSEC_<SERVICE>_URL`, `NEOSEC_ISSUER`), e.g. `localhost`, so that a browser keeps the
     cookies of two suites apart (cookies are per host, not per port). `extra_env` is added to
     the environment last. Returns the dict the tests use (`urls`, `admin_token`, `data_dir`,
-    `clients`, `ports`); pass it to `stop_suite`."""
+    `clients`, `ports`); pass it to `stop_suite`. `profile="full"` adds the print service and the
+    second issuer (`urls["print"]`, `urls["issuer_b"]`)."""
     ports = dict(ports or free_ports())
+    extra_ports = {"print": free_port(), "issuer_b": free_port()} if profile == "full" else {}
     data = tempfile.mkdtemp(prefix="neosec-interop-")
     store = os.path.join(data, "store")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEOSEC_") or k == "NEOSEC_BIN_DIR"}
     env.update({f"NEOSEC_{name.upper()}_PORT": str(port) for name, port in ports.items()})
     env["NEOSEC_LOG_LEVEL"] = "warning"
     urls = {name: f"http://{host}:{port}" for name, port in ports.items()}
+    for name, port in extra_ports.items():
+        env[f"NEOSEC_{name.upper()}_PORT"] = str(port)
+        urls[name] = f"http://127.0.0.1:{port}"
     if host != "127.0.0.1":
         env.update({f"NEOSEC_{name.upper()}_URL": url for name, url in urls.items()})
         env["NEOSEC_ISSUER"] = urls["token"]
@@ -62,7 +67,7 @@ def start_suite(extra_env=None, ports=None, host="127.0.0.1"):
     log_path = os.path.join(data, "up.log")
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [binary("neosec"), "up", "--data-dir", store, "--ready-timeout", "20"],
+        [binary("neosec"), "up", "--data-dir", store, "--ready-timeout", "20", "--profile", profile],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
 
@@ -77,7 +82,7 @@ def start_suite(extra_env=None, ports=None, host="127.0.0.1"):
         pytest.fail(message + "\n" + output())
 
     # Readiness is probed where the services listen, whatever name their URLs carry.
-    probes = [f"http://127.0.0.1:{port}/health/ready" for port in ports.values()]
+    probes = [f"http://127.0.0.1:{port}/health/ready" for port in list(ports.values()) + list(extra_ports.values())]
     deadline = time.time() + 30
     while time.time() < deadline:
         try:

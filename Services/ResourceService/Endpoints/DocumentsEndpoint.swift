@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import JOSE
 import ServiceKit
 import Storage
@@ -12,6 +13,9 @@ import WireModels
 /// - `GET /api/documents` (`documents:read`), `GET /api/documents/{id}` (`documents:read`)
 /// - `POST /api/documents` (`documents:write`, JSON `{"title","content"}`) → 201
 /// - `DELETE /api/documents/{id}` (`documents:write`) → 204
+/// - `POST /api/documents/{id}/print` (`documents:read`; when `NEOSEC_RESOURCE_PRINT_URL` is set)
+///   → 201 with the print service's job, obtained by token exchange (`PrintChain`)
+/// - `POST /api/print` (`documents:read`): the print service's route (`PrintEndpoint`)
 ///
 /// UMA 2.0 (Federated Authorization §3, Grant §3.2): every new document is registered at the
 /// UMA service as a resource of its owner, with the scopes `documents:read` and
@@ -42,6 +46,7 @@ struct DocumentsEndpoint {
     let time: any TimeSource
     let bodyLimit: Int
     let protection: ProtectionClient?
+    var chain: PrintChain? = nil
 
     struct Document: Codable {
         var id: String
@@ -90,6 +95,12 @@ struct DocumentsEndpoint {
         router.get("/api/documents/:id") { request, context in
             let document = try await authorized(request, context, scope: Self.read)
             return try Response.json(Self.view(document))
+        }
+        router.post("/api/documents/:id/print") { request, context in
+            guard let chain else { throw OAuthError(.invalidRequest, status: .notFound, description: "no print service is configured") }
+            let document = try await authorized(request, context, scope: Self.read)
+            guard let token = Self.presentedToken(request) else { throw authenticator.missing }
+            return try await Self.print(document, token: token, chain: chain, context: context)
         }
         router.delete("/api/documents/:id") { request, context in
             let document = try await authorized(request, context, scope: Self.write)
@@ -164,6 +175,42 @@ struct DocumentsEndpoint {
             context.logger.warning("uma resource registration failed", metadata: ["error": .string("\(error)")])
             return nil
         }
+    }
+
+    /// The access token of the request's `Authorization` header (already verified).
+    static func presentedToken(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        return parts.count == 2 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : nil
+    }
+
+    /// Exchanges the caller's token for one meant for the print service, and prints there.
+    static func print(_ document: StoredDocument, token: String, chain: PrintChain, context: NeoSecRequestContext) async throws -> Response {
+        let exchanged: String
+        do {
+            exchanged = try await chain.exchange(token)
+        } catch let refused as PrintChain.Refused {
+            let code = refused.error.utf8.count <= 40 && refused.error.allSatisfy({ $0.isLetter || $0 == "_" }) ? refused.error : "refused"
+            context.logger.warning("token exchange refused", metadata: ["status": .stringConvertible(refused.status), "error": .string(code)])
+            throw OAuthError(.accessDenied, status: .forbidden, description: "the token service did not delegate this token to the print service (\(code))")
+        } catch {
+            context.logger.error("token exchange failed", metadata: ["error_type": .string(String(reflecting: type(of: error)))])
+            throw OAuthError(.temporarilyUnavailable, status: .serviceUnavailable, description: "try again later")
+        }
+        let (status, body): (Int, Data)
+        do {
+            (status, body) = try await chain.print(view(document), token: exchanged)
+        } catch {
+            throw OAuthError(.temporarilyUnavailable, status: .serviceUnavailable, description: "the print service is unreachable")
+        }
+        guard status == 201 else {
+            context.logger.warning("print service refused the job", metadata: ["status": .stringConvertible(status)])
+            throw OAuthError(.temporarilyUnavailable, status: .badGateway, description: "the print service answered \(status)")
+        }
+        context.logger.info("document printed through the chain", metadata: ["document": .string(document.id)])
+        return Response(
+            status: .created, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body))
+        )
     }
 
     static func view(_ document: StoredDocument) -> Document {

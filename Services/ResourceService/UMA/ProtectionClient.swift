@@ -19,9 +19,7 @@ final class ProtectionClient: Sendable {
     /// The authorization server's issuer: the `as_uri` of UMA challenges.
     let asURI: String
     let umaBase: String
-    let clientID: String
-    let secret: Secret?
-    let secretFile: String?
+    let credentials: ResourceClientCredentials
     let http: HTTPClient
     let time: any TimeSource
     private let pat = Mutex<(token: String, until: Int64)?>(nil)
@@ -31,15 +29,11 @@ final class ProtectionClient: Sendable {
     }
 
     init(config: ServiceConfig, http: HTTPClient, time: any TimeSource) {
-        let issuer = config.issuer.absoluteString.hasSuffix("/") ? String(config.issuer.absoluteString.dropLast()) : config.issuer.absoluteString
-        let token = (config.serviceURLs[.token]?.absoluteString ?? issuer)
-        asURI = issuer
-        tokenEndpoint = (token.hasSuffix("/") ? String(token.dropLast()) : token) + "/oauth2/token"
+        asURI = config.issuer.absoluteString.hasSuffix("/") ? String(config.issuer.absoluteString.dropLast()) : config.issuer.absoluteString
+        tokenEndpoint = ResourceClientCredentials.tokenEndpoint(config)
         let uma = config.serviceURLs[.uma]!.absoluteString
         umaBase = uma.hasSuffix("/") ? String(uma.dropLast()) : uma
-        clientID = config.umaClientID
-        secret = config.umaClientSecret
-        secretFile = config.umaClientSecretFile
+        credentials = ResourceClientCredentials(config: config)
         self.http = http
         self.time = time
     }
@@ -96,12 +90,10 @@ final class ProtectionClient: Sendable {
     func currentPAT() async throws -> String {
         let now = time.epochSeconds
         if let cached = pat.withLock({ $0 }), cached.until > now { return cached.token }
-        guard let secret = try clientSecret() else { throw Failure(description: "no UMA client secret configured") }
+        guard let authorization = try credentials.basicAuthorization() else { throw Failure(description: "no UMA client secret configured") }
         var request = HTTPClientRequest(url: tokenEndpoint)
         request.method = .POST
-        // RFC 6749 §2.3.1: the credentials are form-encoded before going into Basic.
-        let credentials = Self.formEncode(clientID) + ":" + Self.formEncode(secret.value)
-        request.headers.add(name: "Authorization", value: "Basic " + Data(credentials.utf8).base64EncodedString())
+        request.headers.add(name: "Authorization", value: authorization)
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.body = .bytes(ByteBuffer(string: "grant_type=client_credentials&scope=uma_protection"))
         let response = try await http.execute(request, timeout: .seconds(10))
@@ -112,18 +104,5 @@ final class ProtectionClient: Sendable {
         let lifetime = (object["expires_in"] as? Int) ?? 60
         pat.withLock { $0 = (token, now + Int64(max(lifetime - 30, 5))) }
         return token
-    }
-
-    func clientSecret() throws -> Secret? {
-        if let secret { return secret }
-        guard let secretFile, let data = FileManager.default.contents(atPath: secretFile) else { return nil }
-        let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return value.isEmpty ? nil : Secret(value)
-    }
-
-    static func formEncode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 }

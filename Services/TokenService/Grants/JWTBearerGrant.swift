@@ -32,7 +32,7 @@ struct JWTBearerGrant: GrantHandler {
         let audiences = try GrantRules.audiences(requested: request.parameters.values("resource"), client: client)
         let issued = try await accessTokens.issue(
             client: client, subject: claims.sub, scopes: scopes, audiences: audiences, authTime: claims.authTime, acr: claims.acr,
-            confirmation: request.confirmation, act: claims.act
+            confirmation: request.confirmation, act: TrustedIssuers.qualify(claims.act, issuer: claims.iss)
         )
         return TokenResponse(accessToken: issued.token, tokenType: request.tokenType, expiresIn: issued.expiresIn, scope: scopes.isEmpty ? nil : scopes.joined(separator: " "))
     }

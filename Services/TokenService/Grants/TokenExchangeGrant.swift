@@ -271,7 +271,7 @@ struct TokenExchangeGrant: GrantHandler {
         return PresentedToken(
             subject: claims.sub, issuer: claims.iss, clientID: nil, scopes: verified.trust.scopes.filter { asserted?.contains($0) ?? true },
             expiresAt: claims.exp, parentHash: CredentialHash.hex("jwt:" + claims.iss + " " + (claims.jti ?? "")), authTime: claims.authTime,
-            acr: claims.acr, act: claims.act, mayAct: claims.mayAct, cnf: nil, isRPT: false
+            acr: claims.acr, act: TrustedIssuers.qualify(claims.act, issuer: claims.iss), mayAct: claims.mayAct, cnf: nil, isRPT: false
         )
     }
 }

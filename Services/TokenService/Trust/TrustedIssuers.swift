@@ -164,6 +164,15 @@ final class TrustedIssuers: Sendable {
         return try await fetcher.keys(refresh: refresh)
     }
 
+    /// An `act` chain asserted by another issuer, with that issuer named (`iss`) in every actor
+    /// that does not name its own: its actors are identified in that issuer's namespace, not ours.
+    static func qualify(_ act: JSONValue?, issuer: String) -> JSONValue? {
+        guard case .object(var object)? = act else { return act }
+        if object["iss"] == nil { object["iss"] = .string(issuer) }
+        if let inner = object["act"] { object["act"] = qualify(inner, issuer: issuer) }
+        return .object(object)
+    }
+
     // MARK: Verification
 
     /// A verified JWT of a trusted issuer.

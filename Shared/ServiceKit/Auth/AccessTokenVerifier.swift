@@ -125,7 +125,7 @@ public final class AccessTokenVerifier: Sendable {
     }
 
     /// The challenges of a request without credentials: both schemes this server accepts.
-    var missing: OAuthError {
+    public var missing: OAuthError {
         var error = OAuthError.missingToken(realm: realm)
         error.otherChallenges = [.init(scheme: "DPoP", realm: realm, algs: DPoPChecker.algorithmList)]
         error.dpopNonce = dpop.freshNonce()

@@ -54,6 +54,10 @@ public struct ServiceConfig: Sendable {
     public var umaClientID: String = "demo-resource-server"
     public var umaClientSecret: Secret? = nil
     public var umaClientSecretFile: String? = nil
+    /// The demo resource server's downstream print service (`NEOSEC_RESOURCE_PRINT_URL`): when set,
+    /// `POST /api/documents/{id}/print` exchanges the caller's token (RFC 8693) for one audienced
+    /// to it and calls it on the caller's behalf, with the same client as above.
+    public var printServiceURL: URL? = nil
 
     public struct TLSFiles: Sendable, Equatable {
         public var certificatePath: String
@@ -238,6 +242,12 @@ public struct ServiceConfig: Sendable {
         config.umaClientSecretFile = reader.string(
             forKey: "neosec.resource.uma.client.secret.file", default: URL(fileURLWithPath: dataDirectory).appendingPathComponent("resource-server.secret").path
         )
+        if let print = reader.string(forKey: "neosec.resource.print.url"), !print.isEmpty {
+            guard let url = URL(string: print), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil, url.fragment == nil else {
+                throw ConfigError("NEOSEC_RESOURCE_PRINT_URL is not an http(s) URL")
+            }
+            config.printServiceURL = url
+        }
         return config
     }
 
