@@ -10,7 +10,7 @@ public struct TokenService: NeoSecService {
     public static let name = ServiceName.token
     public static let migrations: [Migration] =
         SQLSubjectRevocationStore.migrations + SQLClientStore.migrations + SQLTokenStore.migrations + SQLAuthorizationStore.migrations
-        + SQLTrustStore.migrations
+        + SQLTrustStore.migrations + SQLRegistrationStore.migrations
 
     /// Token-signing key purpose; distinct from the internal-call keys of every service.
     public static let tokenKeyPurpose = "token"
@@ -25,6 +25,7 @@ public struct TokenService: NeoSecService {
     let replay: any ReplayStore
     let time: any TimeSource
     let trusts: TrustedIssuers
+    let registrations: any RegistrationStore
 
     public init(environment: ServiceEnvironment) async throws {
         tokenKeys = KeyRing(
@@ -37,23 +38,28 @@ public struct TokenService: NeoSecService {
         )
         try await tokenKeys.bootstrap()
         subjectRevocations = SQLSubjectRevocationStore(environment.database)
-        clients = ClientRegistry(store: SQLClientStore(environment.database), time: environment.time)
+        clients = ClientRegistry(
+            store: SQLClientStore(environment.database), time: environment.time,
+            fetcher: OutboundFetcher(mode: environment.config.outboundFetch, trustRoots: environment.config.tlsTrustPath)
+        )
         tokens = SQLTokenStore(environment.database)
         authorizations = SQLAuthorizationStore(environment.database)
         replay = environment.replay
         time = environment.time
         trusts = TrustedIssuers(store: SQLTrustStore(environment.database), http: environment.httpClient, time: environment.time)
+        registrations = SQLRegistrationStore(environment.database)
     }
 
     /// Expired challenges, codes, tokens and single-use identifiers go once a minute.
     public var backgroundTasks: [BackgroundTask] {
-        let (tokens, authorizations, replay, time) = (self.tokens, self.authorizations, self.replay, self.time)
+        let (tokens, authorizations, replay, time, registrations) = (self.tokens, self.authorizations, self.replay, self.time, self.registrations)
         return [
             BackgroundTask(name: "purge_expired", interval: .seconds(60)) {
                 let now = time.epochSeconds
                 _ = try await authorizations.purgeExpired(now: now)
                 _ = try await tokens.purgeExpired(now: now)
                 _ = try await replay.purgeExpired(now: now)
+                _ = try await registrations.purgeExpired(now: now)
             }
         ]
     }
@@ -176,6 +182,12 @@ public struct TokenService: NeoSecService {
         AdminKeysEndpoint(keys: tokenKeys).register(on: admin)
         AdminClientsEndpoint(registry: clients, bodyLimit: config.maximumBodyBytes).register(on: admin)
         AdminTrustsEndpoint(trusts: trusts, bodyLimit: config.maximumBodyBytes).register(on: admin)
+        let registration = DynamicRegistration(
+            registry: clients, store: registrations, time: environment.time, endpoint: issuer(config) + RegistrationEndpoint.path,
+            openRegistration: config.openRegistration
+        )
+        AdminInitialAccessTokensEndpoint(registration: registration, bodyLimit: config.maximumBodyBytes).register(on: admin)
+        RegistrationEndpoint(registration: registration, tokens: tokens, bodyLimit: config.maximumBodyBytes).register(on: router)
         let internalRoutes = router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens))
         SubjectRevocationEndpoint(store: subjectRevocations, time: environment.time, limit: config.maximumBodyBytes).register(on: internalRoutes)
         UMARevocationEndpoint(tokens: tokens, limit: config.maximumBodyBytes).register(on: internalRoutes)

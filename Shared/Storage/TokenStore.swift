@@ -73,6 +73,9 @@ public protocol TokenStore: Sendable {
     /// whose scope holds `offline_access`; returns how many changed.
     @discardableResult
     func revokeSession(subject: String, sessionID: String) async throws -> Int
+    /// Revokes every token of `clientID` (the client was deleted) and what was exchanged from them.
+    @discardableResult
+    func revokeClient(_ clientID: String) async throws -> Int
     /// Revokes every token `clientID` holds for `subject`.
     @discardableResult
     func revokeAll(subject: String, clientID: String) async throws -> Int
@@ -257,6 +260,13 @@ public struct SQLTokenStore: TokenStore {
         let revoked = try await db.query(
             "UPDATE \(db.table("issued_tokens")) SET revoked = 1 WHERE subject = ? AND client_id = ? AND revoked = 0 RETURNING hash",
             [.text(subject), .text(clientID)]
+        ).map { try $0.text("hash") }
+        return revoked.count + (try await revokeDescendants(of: revoked))
+    }
+
+    public func revokeClient(_ clientID: String) async throws -> Int {
+        let revoked = try await db.query(
+            "UPDATE \(db.table("issued_tokens")) SET revoked = 1 WHERE client_id = ? AND revoked = 0 RETURNING hash", [.text(clientID)]
         ).map { try $0.text("hash") }
         return revoked.count + (try await revokeDescendants(of: revoked))
     }

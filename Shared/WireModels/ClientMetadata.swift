@@ -14,6 +14,10 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
     public var policyURI: String?
     public var jwksURI: String?
     public var jwks: JWKSet?
+    /// OpenID Connect Registration §2: a JSON array of URIs that must hold every redirect URI.
+    public var sectorIdentifierURI: String?
+    /// OpenID Connect Registration §2: request objects by reference — not supported, refused.
+    public var requestURIs: [String]?
     public var softwareID: String?
     public var softwareVersion: String?
     public var postLogoutRedirectURIs: [String]?
@@ -66,6 +70,8 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
         case policyURI = "policy_uri"
         case jwksURI = "jwks_uri"
         case jwks
+        case sectorIdentifierURI = "sector_identifier_uri"
+        case requestURIs = "request_uris"
         case softwareID = "software_id"
         case softwareVersion = "software_version"
         case postLogoutRedirectURIs = "post_logout_redirect_uris"
@@ -93,6 +99,9 @@ public struct ClientInformation: Codable, Sendable, Equatable {
     public var clientIDIssuedAt: Int64
     public var clientSecretExpiresAt: Int64?
     public var metadata: ClientMetadata
+    /// RFC 7592 §3: for dynamically registered clients, the management endpoint and its token.
+    public var registrationAccessToken: String?
+    public var registrationClientURI: String?
 
     public init(clientID: String, clientSecret: String?, clientIDIssuedAt: Int64, clientSecretExpiresAt: Int64?, metadata: ClientMetadata) {
         self.clientID = clientID
@@ -107,6 +116,8 @@ public struct ClientInformation: Codable, Sendable, Equatable {
         case clientSecret = "client_secret"
         case clientIDIssuedAt = "client_id_issued_at"
         case clientSecretExpiresAt = "client_secret_expires_at"
+        case registrationAccessToken = "registration_access_token"
+        case registrationClientURI = "registration_client_uri"
     }
 
     /// Flattened as RFC 7591 §3.2.1 shows it: information fields beside the metadata.
@@ -117,6 +128,8 @@ public struct ClientInformation: Codable, Sendable, Equatable {
         try container.encodeIfPresent(clientSecret, forKey: .clientSecret)
         try container.encode(clientIDIssuedAt, forKey: .clientIDIssuedAt)
         try container.encodeIfPresent(clientSecretExpiresAt, forKey: .clientSecretExpiresAt)
+        try container.encodeIfPresent(registrationAccessToken, forKey: .registrationAccessToken)
+        try container.encodeIfPresent(registrationClientURI, forKey: .registrationClientURI)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -126,6 +139,8 @@ public struct ClientInformation: Codable, Sendable, Equatable {
         clientSecret = try container.decodeIfPresent(String.self, forKey: .clientSecret)
         clientIDIssuedAt = try container.decode(Int64.self, forKey: .clientIDIssuedAt)
         clientSecretExpiresAt = try container.decodeIfPresent(Int64.self, forKey: .clientSecretExpiresAt)
+        registrationAccessToken = try container.decodeIfPresent(String.self, forKey: .registrationAccessToken)
+        registrationClientURI = try container.decodeIfPresent(String.self, forKey: .registrationClientURI)
     }
 }
 

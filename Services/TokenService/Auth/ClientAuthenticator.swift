@@ -117,7 +117,8 @@ struct ClientAuthenticator: Sendable {
     func verifyAssertion(_ assertion: String, client: RegisteredClient, fail: OAuthError) async throws {
         let claims: AssertionClaims
         do {
-            claims = try await JWS.verify(assertion, as: AssertionClaims.self, keys: client.assertionKeys, acceptedTypes: [nil, "JWT"]).claims
+            let kid = try? JWS.header(of: assertion).kid
+            claims = try await JWS.verify(assertion, as: AssertionClaims.self, keys: await registry.assertionKeys(client, kid: kid), acceptedTypes: [nil, "JWT"]).claims
         } catch {
             throw fail
         }

@@ -66,16 +66,18 @@ enum ClientPolicy {
             throw invalid("refresh_token needs authorization_code or password")
         }
 
-        if authMethod == .privateKeyJWT {
-            guard let keys = metadata.jwks?.keys, !keys.isEmpty else { throw invalid("private_key_jwt needs jwks") }
+        if metadata.jwks != nil && metadata.jwksURI != nil { throw invalid("jwks and jwks_uri are mutually exclusive") }
+        if authMethod == .privateKeyJWT && metadata.jwksURI == nil {
+            guard let keys = metadata.jwks?.keys, !keys.isEmpty else { throw invalid("private_key_jwt needs jwks or jwks_uri") }
             for key in keys {
                 guard key.kid?.isEmpty == false, let alg = key.alg, ["RS256", "ES256", "EdDSA"].contains(alg) else {
                     throw invalid("each jwks key needs a kid and alg RS256, ES256 or EdDSA")
                 }
             }
         }
-        if metadata.jwksURI != nil { throw invalid("jwks_uri is not supported yet; register jwks inline") }
-        if metadata.jwks != nil && metadata.jwksURI != nil { throw invalid("jwks and jwks_uri are mutually exclusive") }
+        // jwks_uri and sector_identifier_uri are fetched (and their shape checked) by ClientRegistry.
+        if metadata.requestURIs != nil { throw invalid("request_uris is not supported: request objects are not accepted") }
+        if metadata.sectorIdentifierURI != nil && !usesAuthorizationEndpoint { throw invalid("sector_identifier_uri goes with redirect_uris") }
 
         if let scope = metadata.scope {
             guard let scopes = ScopeSet.parse(scope), !scopes.isEmpty else { throw invalid("malformed scope") }

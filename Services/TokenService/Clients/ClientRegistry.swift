@@ -11,12 +11,81 @@ final class ClientRegistry: Sendable {
     let store: any ClientStore
     let time: any TimeSource
     let cacheLifetime: Int64
+    let fetcher: OutboundFetcher
     private let cache = Mutex<[String: (client: RegisteredClient, loadedAt: Int64)]>([:])
+    /// Keys fetched from clients' `jwks_uri`, by client id.
+    private let remoteKeys = Mutex<[String: (uri: String, keys: [String: VerificationKey], fetchedAt: Int64)]>([:])
 
-    init(store: any ClientStore, time: any TimeSource, cacheLifetime: Int64 = 5) {
+    /// Who asks for a registration: the admin API (trusted metadata) or dynamic registration
+    /// (RFC 7591: every URI must be https to a public host).
+    enum Source { case admin, dynamic }
+
+    init(store: any ClientStore, time: any TimeSource, cacheLifetime: Int64 = 5, fetcher: OutboundFetcher = OutboundFetcher(mode: .on)) {
         self.store = store
         self.time = time
         self.cacheLifetime = cacheLifetime
+        self.fetcher = fetcher
+    }
+
+    /// Validates `input` (ClientPolicy), then what needs the network: `jwks_uri` must yield at
+    /// least one usable key, `sector_identifier_uri` a JSON array holding every redirect URI
+    /// (OpenID Connect Registration §5). Fetches go through `OutboundFetcher` (public https only).
+    /// Dynamic registrations also need https URLs to public hosts for `logo_uri`, `client_uri`,
+    /// `policy_uri` and `tos_uri` (not fetched here: the login page shows them to browsers).
+    func vet(_ input: ClientMetadata, source: Source) async throws -> ClientMetadata {
+        let metadata = try ClientPolicy.validate(input)
+        func refuse(_ name: String, _ refusal: FetchRefusal) -> OAuthError {
+            OAuthError(.invalidClientMetadata, description: "\(name) \(refusal.description)")
+        }
+        if source == .dynamic {
+            for (name, uri) in [("logo_uri", metadata.logoURI), ("client_uri", metadata.clientURI), ("policy_uri", metadata.policyURI), ("tos_uri", metadata.tosURI)] {
+                guard let uri else { continue }
+                do { _ = try OutboundFetcher(mode: fetcher.mode == .loopback ? .loopback : .on).checkShape(uri) } catch { throw refuse(name, error) }
+            }
+        }
+        if let uri = metadata.jwksURI {
+            let data: Data
+            do { data = try await fetcher.fetch(uri) } catch { throw refuse("jwks_uri", error) }
+            guard let set = try? JSONDecoder().decode(JWKSet.self, from: data), !(await Self.keys(of: set).isEmpty) else {
+                throw OAuthError(.invalidClientMetadata, description: "jwks_uri must serve a JWK Set with at least one key with kid and alg RS256, ES256 or EdDSA")
+            }
+        }
+        if let uri = metadata.sectorIdentifierURI {
+            let data: Data
+            do { data = try await fetcher.fetch(uri) } catch { throw refuse("sector_identifier_uri", error) }
+            guard let listed = try? JSONDecoder().decode([String].self, from: data), (metadata.redirectURIs ?? []).allSatisfy(listed.contains) else {
+                throw OAuthError(.invalidClientMetadata, description: "sector_identifier_uri must serve a JSON array holding every redirect URI")
+            }
+        }
+        return metadata
+    }
+
+    static func keys(of set: JWKSet) async -> [String: VerificationKey] {
+        var keys: [String: VerificationKey] = [:]
+        for jwk in set.keys.prefix(20) {
+            if let key = try? await VerificationKey(jwk: jwk) { keys[key.kid] = key }
+        }
+        return keys
+    }
+
+    /// The keys a client's assertions are checked with: its inline `jwks`, or its `jwks_uri`
+    /// (cached 5 minutes; an unknown `kid` refetches at most every 10 s). A failed fetch keeps
+    /// the last good keys.
+    func assertionKeys(_ client: RegisteredClient, kid: String?) async -> [String: VerificationKey] {
+        guard let uri = client.metadata.jwksURI else { return client.assertionKeys }
+        let now = time.epochSeconds
+        let cached = remoteKeys.withLock { $0[client.id] }.flatMap { $0.uri == uri ? $0 : nil }
+        if let cached {
+            let fresh = now - cached.fetchedAt < 300
+            let known = kid.map { cached.keys[$0] != nil } ?? true
+            if fresh && (known || now - cached.fetchedAt < 10) { return cached.keys }
+        }
+        guard let data = try? await fetcher.fetch(uri), let set = try? JSONDecoder().decode(JWKSet.self, from: data) else {
+            return cached?.keys ?? [:]
+        }
+        let keys = await Self.keys(of: set)
+        remoteKeys.withLock { $0[client.id] = (uri, keys, now) }
+        return keys
     }
 
     /// The client, or nil when unknown.
@@ -36,8 +105,8 @@ final class ClientRegistry: Sendable {
 
     /// Registers a client. Confidential clients authenticating with a secret get one of 256
     /// bits, returned here once and stored only as its SHA-256.
-    func create(_ input: ClientMetadata, clientID requested: String?) async throws -> ClientInformation {
-        let metadata = try ClientPolicy.validate(input)
+    func create(_ input: ClientMetadata, clientID requested: String?, source: Source = .admin) async throws -> ClientInformation {
+        let metadata = try await vet(input, source: source)
         let clientID = requested ?? RandomToken.make(bytes: 16)
         guard Self.isValidClientID(clientID) else { throw OAuthError(.invalidClientMetadata, description: "client_id must be 3 to 64 characters of [A-Za-z0-9._-]") }
         let secret = Self.needsSecret(metadata) ? ClientSecret.generate() : nil
@@ -49,9 +118,9 @@ final class ClientRegistry: Sendable {
         return ClientInformation(clientID: clientID, clientSecret: secret, clientIDIssuedAt: now, clientSecretExpiresAt: secret == nil ? nil : 0, metadata: metadata)
     }
 
-    func update(_ clientID: String, _ input: ClientMetadata) async throws -> ClientInformation? {
+    func update(_ clientID: String, _ input: ClientMetadata, source: Source = .admin) async throws -> ClientInformation? {
         guard let existing = try await store.find(clientID: clientID) else { return nil }
-        let metadata = try ClientPolicy.validate(input)
+        let metadata = try await vet(input, source: source)
         // A client that now needs a secret and had none gets one; one that no longer needs it loses it.
         var newSecret: String?
         var secretHash: String?? = nil
@@ -96,7 +165,10 @@ final class ClientRegistry: Sendable {
         return ClientInformation(clientID: stored.clientID, clientSecret: nil, clientIDIssuedAt: stored.createdAt, clientSecretExpiresAt: nil, metadata: client.metadata)
     }
 
-    func invalidate(_ clientID: String) { cache.withLock { _ = $0.removeValue(forKey: clientID) } }
+    func invalidate(_ clientID: String) {
+        cache.withLock { _ = $0.removeValue(forKey: clientID) }
+        remoteKeys.withLock { _ = $0.removeValue(forKey: clientID) }
+    }
 
     static func needsSecret(_ metadata: ClientMetadata) -> Bool {
         let method = metadata.tokenEndpointAuthMethod

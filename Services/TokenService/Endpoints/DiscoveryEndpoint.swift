@@ -62,6 +62,7 @@ struct DiscoveryEndpoint {
         var jwksURI: String
         var revocationEndpoint: String
         var endSessionEndpoint: String
+        var registrationEndpoint: String
         var introspectionEndpoint: String?
         var scopesSupported: [String]
         var responseTypesSupported: [String]
@@ -96,6 +97,7 @@ struct DiscoveryEndpoint {
             case jwksURI = "jwks_uri"
             case revocationEndpoint = "revocation_endpoint"
             case endSessionEndpoint = "end_session_endpoint"
+            case registrationEndpoint = "registration_endpoint"
             case introspectionEndpoint = "introspection_endpoint"
             case scopesSupported = "scopes_supported"
             case responseTypesSupported = "response_types_supported"
@@ -136,6 +138,7 @@ struct DiscoveryEndpoint {
             jwksURI: issuer + JWKSEndpoint.path,
             revocationEndpoint: issuer + RevocationEndpoint.path,
             endSessionEndpoint: issuer + EndSessionEndpoint.path,
+            registrationEndpoint: issuer + RegistrationEndpoint.path,
             introspectionEndpoint: introspectionEndpoint,
             scopesSupported: Self.standardScopes,
             responseTypesSupported: Array(ClientPolicy.supportedResponseTypes).sorted(),

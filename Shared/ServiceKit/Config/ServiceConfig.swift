@@ -58,6 +58,12 @@ public struct ServiceConfig: Sendable {
     /// `POST /api/documents/{id}/print` exchanges the caller's token (RFC 8693) for one audienced
     /// to it and calls it on the caller's behalf, with the same client as above.
     public var printServiceURL: URL? = nil
+    /// Fetching client-supplied URLs (`jwks_uri`, `sector_identifier_uri`):
+    /// `NEOSEC_TOKEN_OUTBOUND_FETCH` = `on` (public https only, default), `off` (such metadata is
+    /// refused), or `loopback` (development only: loopback destinations too, for local tests).
+    public var outboundFetch: OutboundFetcher.Mode = .on
+    /// RFC 7591 registration without an initial access token (`NEOSEC_TOKEN_OPEN_REGISTRATION=true`).
+    public var openRegistration = false
 
     public struct TLSFiles: Sendable, Equatable {
         public var certificatePath: String
@@ -242,6 +248,12 @@ public struct ServiceConfig: Sendable {
         config.umaClientSecretFile = reader.string(
             forKey: "neosec.resource.uma.client.secret.file", default: URL(fileURLWithPath: dataDirectory).appendingPathComponent("resource-server.secret").path
         )
+        guard let fetch = OutboundFetcher.Mode(rawValue: reader.string(forKey: "neosec.token.outbound.fetch", default: "on")) else {
+            throw ConfigError("NEOSEC_TOKEN_OUTBOUND_FETCH must be on, off or loopback")
+        }
+        if fetch == .loopback && mode == .production { throw ConfigError("NEOSEC_TOKEN_OUTBOUND_FETCH=loopback is for development only") }
+        config.outboundFetch = fetch
+        config.openRegistration = reader.bool(forKey: "neosec.token.open.registration", default: false)
         if let print = reader.string(forKey: "neosec.resource.print.url"), !print.isEmpty {
             guard let url = URL(string: print), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil, url.fragment == nil else {
                 throw ConfigError("NEOSEC_RESOURCE_PRINT_URL is not an http(s) URL")

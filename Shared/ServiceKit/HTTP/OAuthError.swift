@@ -30,6 +30,9 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
         public static let insufficientScope = Code(rawValue: "insufficient_scope")
         public static let invalidRedirectURI = Code(rawValue: "invalid_redirect_uri")
         public static let invalidClientMetadata = Code(rawValue: "invalid_client_metadata")
+        /// RFC 7591 §3.2.2: software statements.
+        public static let invalidSoftwareStatement = Code(rawValue: "invalid_software_statement")
+        public static let unapprovedSoftwareStatement = Code(rawValue: "unapproved_software_statement")
         public static let invalidTarget = Code(rawValue: "invalid_target")
         public static let unsupportedTokenType = Code(rawValue: "unsupported_token_type")
         /// RFC 9449 §5, §7.1: a DPoP proof that fails a check.
