@@ -126,6 +126,7 @@ public struct AuthnService: NeoSecService {
         TOTPEndpoint(web: web, secondFactor: secondFactor, passwordCheck: passwordCheck).register(on: router)
         LoginEndpoint(web: web, accounts: accounts, throttle: throttle, hasher: hasher, secondFactor: secondFactor, time: environment.time)
             .register(on: router)
+        DeviceEndpoint(web: web, throttle: throttle, internalClient: environment.internalClient, time: environment.time).register(on: router)
         OTPLoginEndpoint(web: web, accounts: accounts, throttle: throttle, secondFactor: secondFactor, time: environment.time).register(on: router)
         ConsentEndpoint(web: web).register(on: router)
         LogoutEndpoint(web: web, tokenService: tokenService).register(on: router)

@@ -10,7 +10,7 @@ public struct TokenService: NeoSecService {
     public static let name = ServiceName.token
     public static let migrations: [Migration] =
         SQLSubjectRevocationStore.migrations + SQLClientStore.migrations + SQLTokenStore.migrations + SQLAuthorizationStore.migrations
-        + SQLTrustStore.migrations + SQLRegistrationStore.migrations
+        + SQLTrustStore.migrations + SQLRegistrationStore.migrations + SQLDeviceAuthorizationStore.migrations
 
     /// Token-signing key purpose; distinct from the internal-call keys of every service.
     public static let tokenKeyPurpose = "token"
@@ -26,6 +26,7 @@ public struct TokenService: NeoSecService {
     let time: any TimeSource
     let trusts: TrustedIssuers
     let registrations: any RegistrationStore
+    let devices: any DeviceAuthorizationStore
 
     public init(environment: ServiceEnvironment) async throws {
         tokenKeys = KeyRing(
@@ -48,11 +49,14 @@ public struct TokenService: NeoSecService {
         time = environment.time
         trusts = TrustedIssuers(store: SQLTrustStore(environment.database), http: environment.httpClient, time: environment.time)
         registrations = SQLRegistrationStore(environment.database)
+        devices = SQLDeviceAuthorizationStore(environment.database)
     }
 
     /// Expired challenges, codes, tokens and single-use identifiers go once a minute.
     public var backgroundTasks: [BackgroundTask] {
-        let (tokens, authorizations, replay, time, registrations) = (self.tokens, self.authorizations, self.replay, self.time, self.registrations)
+        let (tokens, authorizations, replay, time, registrations, devices) = (
+            self.tokens, self.authorizations, self.replay, self.time, self.registrations, self.devices
+        )
         return [
             BackgroundTask(name: "purge_expired", interval: .seconds(60)) {
                 let now = time.epochSeconds
@@ -60,6 +64,7 @@ public struct TokenService: NeoSecService {
                 _ = try await tokens.purgeExpired(now: now)
                 _ = try await replay.purgeExpired(now: now)
                 _ = try await registrations.purgeExpired(now: now)
+                _ = try await devices.purgeExpired(now: now)
             }
         ]
     }
@@ -113,6 +118,7 @@ public struct TokenService: NeoSecService {
                 tokenEndpoint: Self.tokenEndpointURL(environment.config), trusts: trusts, replay: environment.replay,
                 accessTokens: userTokens.accessTokens
             ),
+            DeviceCodeGrant(devices: devices, userTokens: userTokens, time: environment.time),
         ]
         + (environment.config.serviceURLs[.uma] == nil ? [] : [
             UMAGrant(
@@ -158,6 +164,7 @@ public struct TokenService: NeoSecService {
             issuer: issuer(config), authnURL: authnURL, registry: clients, store: authorizations, tokens: tokens, userTokens: userTokens,
             time: environment.time
         )
+        flow.devices = devices
         let internalClient = environment.internalClient
         flow.umaClaims = { ticket, clientID, subject in
             try await internalClient.post(
@@ -165,6 +172,10 @@ public struct TokenService: NeoSecService {
             ).ticket
         }
         UMAClaimsEndpoint(flow: flow, registry: clients).register(on: router)
+        DeviceAuthorizationEndpoint(
+            authenticator: authenticator, devices: devices, time: environment.time, lifetime: config.deviceCodeLifetime,
+            interval: config.devicePollInterval, verificationURI: authnURL + "/device", bodyLimit: config.maximumBodyBytes
+        ).register(on: router)
         AuthorizeEndpoint(flow: flow, registry: clients, bodyLimit: config.maximumBodyBytes).register(on: router)
         EndSessionEndpoint(flow: flow, registry: clients, keys: tokenKeys, bodyLimit: config.maximumBodyBytes).register(on: router)
         let verifier = UserinfoTokenVerifier(
@@ -191,7 +202,8 @@ public struct TokenService: NeoSecService {
         let internalRoutes = router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens))
         SubjectRevocationEndpoint(store: subjectRevocations, time: environment.time, limit: config.maximumBodyBytes).register(on: internalRoutes)
         UMARevocationEndpoint(tokens: tokens, limit: config.maximumBodyBytes).register(on: internalRoutes)
-        FlowInternalEndpoints(flow: flow, store: authorizations, tokens: tokens, registry: clients, limit: config.maximumBodyBytes).register(on: internalRoutes)
+        FlowInternalEndpoints(flow: flow, store: authorizations, tokens: tokens, registry: clients, limit: config.maximumBodyBytes, devices: devices)
+            .register(on: internalRoutes)
     }
 }
 

@@ -379,3 +379,16 @@ public struct SessionEndedAnswer: Codable, Sendable, Equatable {
     public var revoked: Int
     public init(revoked: Int) { self.revoked = revoked }
 }
+
+/// `POST /internal/device/verify` (Authentication Service → Token Service, RFC 8628 §3.3): the
+/// user code typed on the device page. The answer is a `RedirectAnswer` to the login challenge
+/// of that device authorization; an unknown, expired or decided code is 404.
+public struct DeviceVerifyRequest: Codable, Sendable, Equatable {
+    public var userCode: String
+
+    public init(userCode: String) { self.userCode = userCode }
+
+    enum CodingKeys: String, CodingKey {
+        case userCode = "user_code"
+    }
+}

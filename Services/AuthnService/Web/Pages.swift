@@ -31,7 +31,7 @@ enum HTMLResponse {
 /// Renders the templates of `Templates` with the security headers of `HTMLResponse`.
 struct PageRenderer: Sendable {
     enum Page: String {
-        case login, otp, consent, error, account
+        case login, otp, consent, error, account, device
         case loggedOut = "logged_out"
         case logoutConfirm = "logout_confirm"
         case totpSetup = "totp_setup"

@@ -20,6 +20,7 @@ enum Templates {
         PageRenderer.Page.loggedOut.rawValue: loggedOut,
         PageRenderer.Page.logoutConfirm.rawValue: logoutConfirm,
         PageRenderer.Page.account.rawValue: account,
+        PageRenderer.Page.device.rawValue: device,
     ]
 
     static func makeLibrary() throws -> MustacheLibrary {
@@ -147,6 +148,31 @@ enum Templates {
         <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
         </div>
         </form>
+        {{/content}}
+        {{/layout}}
+
+        """
+
+    /// RFC 8628 §3.3: the user code entry page.
+    static let device = """
+        {{<layout}}
+        {{$title}}Connect a device{{/title}}
+        {{$content}}
+        <h1>Connect a device</h1>
+        {{#notice}}<p class="notice" role="status">{{.}}</p>{{/notice}}
+        <p class="lead">Enter the code shown on your TV, console or other device. You will then sign in and choose what it may do.</p>
+        {{#error}}<p id="form-error" class="alert" role="alert">{{.}}</p>{{/error}}
+        <form method="post" action="{{base}}/device" class="stack">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        <div class="field">
+        <label for="user_code">Code</label>
+        <input id="user_code" name="user_code" type="text" value="{{userCode}}" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" maxlength="32" required{{#error}} aria-describedby="form-error" aria-invalid="true"{{/error}} autofocus>
+        </div>
+        <div class="actions">
+        <button type="submit" class="primary">Continue</button>
+        </div>
+        </form>
+        <p class="hint">Only enter a code you see on your own device. NeoSec will never ask you for a code by email or phone.</p>
         {{/content}}
         {{/layout}}
 

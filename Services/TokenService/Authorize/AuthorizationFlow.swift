@@ -26,6 +26,8 @@ struct AuthorizationFlow: Sendable {
     /// Trades a permission ticket for one bound to the requesting party who signed in (the UMA
     /// service's `/internal/uma/claims`); nil when the ticket was unusable.
     var umaClaims: (@Sendable (_ ticket: String, _ clientID: String, _ subject: String) async throws -> String?)? = nil
+    /// RFC 8628: where device authorizations are decided.
+    var devices: (any DeviceAuthorizationStore)? = nil
 
     enum ChallengeKind: String {
         case login, consent, logout
@@ -100,7 +102,8 @@ struct AuthorizationFlow: Sendable {
         if let ticket = pending.umaTicket {
             return try await completeClaims(pending, ticket: ticket, subject: accept.subject)
         }
-        if !pending.prompt.contains("consent"),
+        // A device authorization is always confirmed: the request started on another device.
+        if pending.deviceCodeHash == nil, !pending.prompt.contains("consent"),
             let remembered = try await store.consent(subject: accept.subject, clientID: pending.clientID),
             pending.scopes.allSatisfy(remembered.scopes.contains)
         {
@@ -120,6 +123,10 @@ struct AuthorizationFlow: Sendable {
     func reject(_ kind: ChallengeKind, _ reject: ChallengeReject) async throws -> String {
         guard Self.rejectableErrors.contains(reject.error) else { throw OAuthError.invalidRequest("unsupported error code") }
         let pending: PendingAuthorization = try await consume(kind, reject.challenge)
+        if let deviceCodeHash = pending.deviceCodeHash {
+            _ = try await devices?.decide(deviceCodeHash: deviceCodeHash, status: .denied, grantJSON: nil, now: time.epochSeconds)
+            return authnURL + "/device?result=denied"
+        }
         let description = reject.errorDescription.flatMap { text in
             text.utf8.count <= 200 && text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\" } ? text : nil
         }
@@ -169,7 +176,12 @@ struct AuthorizationFlow: Sendable {
     // MARK: Code, or implicit tokens
 
     func complete(_ pending: PendingAuthorization, granted: [String]) async throws -> String {
-        pending.isImplicit ? try await issueImplicit(pending, granted: granted) : try await issueCode(pending, granted: granted)
+        if let deviceCodeHash = pending.deviceCodeHash {
+            let grant = CodeGrant(request: pending, grantedScopes: granted, issuedAt: time.epochSeconds)
+            let decided = try await devices?.decide(deviceCodeHash: deviceCodeHash, status: .approved, grantJSON: try Self.encode(grant), now: time.epochSeconds)
+            return authnURL + "/device?result=" + (decided == true ? "approved" : "expired")
+        }
+        return pending.isImplicit ? try await issueImplicit(pending, granted: granted) : try await issueCode(pending, granted: granted)
     }
 
     /// OpenID Connect Core §3.2.2.5: access token (and ID token with `at_hash`) straight to the

@@ -31,6 +31,9 @@ struct PendingAuthorization: Codable, Sendable, Equatable {
     /// UMA 2.0 Grant §3.3.2: set when this is a claims interaction for that permission ticket;
     /// then `redirectURI` is the claims redirect URI and no code is issued.
     var umaTicket: String? = nil
+    /// RFC 8628 §3.3: set when the user is approving a device authorization (the SHA-256 of its
+    /// device code); then consent is always asked and no code is issued.
+    var deviceCodeHash: String? = nil
 
     var isImplicit: Bool { responseType.map(ClientPolicy.implicitResponseTypes.contains) ?? false }
 

@@ -15,7 +15,7 @@ enum ClientPolicy {
     /// Grants this build of the token endpoint implements. A client can only be registered for these.
     static let supportedGrantTypes: Set<String> = [
         GrantType.authorizationCode, GrantType.clientCredentials, GrantType.refreshToken, GrantType.password, GrantType.implicit,
-        GrantType.umaTicket, GrantType.tokenExchange, GrantType.jwtBearer,
+        GrantType.umaTicket, GrantType.tokenExchange, GrantType.jwtBearer, GrantType.deviceCode,
     ]
     /// Response types of the authorization endpoint. The implicit ones (`token`, `id_token token`)
     /// only for clients registered for the `implicit` grant: RFC 9700 §2.1.2 says it SHOULD NOT
@@ -62,8 +62,8 @@ enum ClientPolicy {
             throw invalid("response_types token and id_token token go with grant_types implicit")
         }
         metadata.responseTypes = responseTypes
-        if grants.contains(GrantType.refreshToken) && !usesCode && !grants.contains(GrantType.password) {
-            throw invalid("refresh_token needs authorization_code or password")
+        if grants.contains(GrantType.refreshToken) && !usesCode && !grants.contains(GrantType.password) && !grants.contains(GrantType.deviceCode) {
+            throw invalid("refresh_token needs authorization_code, password or the device grant")
         }
 
         if metadata.jwks != nil && metadata.jwksURI != nil { throw invalid("jwks and jwks_uri are mutually exclusive") }
@@ -189,4 +189,6 @@ enum GrantType {
     static let tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
     /// RFC 7523 §2.1.
     static let jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    /// RFC 8628 §3.4.
+    static let deviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 }

@@ -63,6 +63,7 @@ struct DiscoveryEndpoint {
         var revocationEndpoint: String
         var endSessionEndpoint: String
         var registrationEndpoint: String
+        var deviceAuthorizationEndpoint: String
         var introspectionEndpoint: String?
         var scopesSupported: [String]
         var responseTypesSupported: [String]
@@ -98,6 +99,7 @@ struct DiscoveryEndpoint {
             case revocationEndpoint = "revocation_endpoint"
             case endSessionEndpoint = "end_session_endpoint"
             case registrationEndpoint = "registration_endpoint"
+            case deviceAuthorizationEndpoint = "device_authorization_endpoint"
             case introspectionEndpoint = "introspection_endpoint"
             case scopesSupported = "scopes_supported"
             case responseTypesSupported = "response_types_supported"
@@ -139,6 +141,7 @@ struct DiscoveryEndpoint {
             revocationEndpoint: issuer + RevocationEndpoint.path,
             endSessionEndpoint: issuer + EndSessionEndpoint.path,
             registrationEndpoint: issuer + RegistrationEndpoint.path,
+            deviceAuthorizationEndpoint: issuer + DeviceAuthorizationEndpoint.path,
             introspectionEndpoint: introspectionEndpoint,
             scopesSupported: Self.standardScopes,
             responseTypesSupported: Array(ClientPolicy.supportedResponseTypes).sorted(),

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import ServiceKit
 import Storage
@@ -14,6 +15,7 @@ struct FlowInternalEndpoints {
     let tokens: any TokenStore
     let registry: ClientRegistry
     let limit: Int
+    let devices: any DeviceAuthorizationStore
 
     func register(on group: RouterGroup<NeoSecRequestContext>) {
         post(group, "login/get") { (body: ChallengeRef) in try await flow.loginInfo(body.challenge) }
@@ -24,6 +26,19 @@ struct FlowInternalEndpoints {
         post(group, "consent/reject") { (body: ChallengeReject) in RedirectAnswer(redirectTo: try await flow.reject(.consent, body)) }
         post(group, "logout/get") { (body: ChallengeRef) in try await flow.logoutInfo(body.challenge) }
         post(group, "logout/accept") { (body: ChallengeRef) in RedirectAnswer(redirectTo: try await flow.acceptLogout(body.challenge)) }
+        // RFC 8628 §3.3: the user typed a code on the device page: sign in and confirm, as for a code.
+        post(group, "device/verify") { (body: DeviceVerifyRequest) in
+            guard let code = UserCode.normalize(body.userCode),
+                let authorization = try await devices.pending(userCodeHash: UserCode.hash(code), now: flow.time.epochSeconds),
+                let request = try? JSONDecoder().decode(DeviceRequest.self, from: Data(authorization.requestJSON.utf8))
+            else { throw OAuthError(.invalidRequest, status: .notFound, description: "unknown or expired user code") }
+            let pending = PendingAuthorization(
+                clientID: authorization.clientID, redirectURI: flow.authnURL + "/device", redirectURIGiven: false, scopes: request.scopes, state: nil,
+                nonce: nil, codeChallenge: nil, prompt: ["consent"], maxAge: nil, loginHint: nil, acrValues: [], resources: request.resources,
+                deviceCodeHash: authorization.deviceCodeHash
+            )
+            return RedirectAnswer(redirectTo: try await flow.begin(pending))
+        }
         post(group, "consents/list") { (body: SubjectRef) in
             var grants: [ConsentGrant] = []
             for consent in try await store.consents(subject: body.subject) {

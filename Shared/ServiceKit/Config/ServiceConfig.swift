@@ -64,6 +64,10 @@ public struct ServiceConfig: Sendable {
     public var outboundFetch: OutboundFetcher.Mode = .on
     /// RFC 7591 registration without an initial access token (`NEOSEC_TOKEN_OPEN_REGISTRATION=true`).
     public var openRegistration = false
+    /// RFC 8628: device code lifetime (`NEOSEC_TOKEN_DEVICE_CODE_LIFETIME`, 10–1800 s, default 600)
+    /// and the polling interval it starts with (`NEOSEC_TOKEN_DEVICE_POLL_INTERVAL`, 1–60 s, default 5).
+    public var deviceCodeLifetime = 600
+    public var devicePollInterval = 5
 
     public struct TLSFiles: Sendable, Equatable {
         public var certificatePath: String
@@ -254,6 +258,10 @@ public struct ServiceConfig: Sendable {
         if fetch == .loopback && mode == .production { throw ConfigError("NEOSEC_TOKEN_OUTBOUND_FETCH=loopback is for development only") }
         config.outboundFetch = fetch
         config.openRegistration = reader.bool(forKey: "neosec.token.open.registration", default: false)
+        config.deviceCodeLifetime = reader.int(forKey: "neosec.token.device.code.lifetime", default: 600)
+        guard (10...1_800).contains(config.deviceCodeLifetime) else { throw ConfigError("NEOSEC_TOKEN_DEVICE_CODE_LIFETIME must be 10 to 1800 seconds") }
+        config.devicePollInterval = reader.int(forKey: "neosec.token.device.poll.interval", default: 5)
+        guard (1...60).contains(config.devicePollInterval) else { throw ConfigError("NEOSEC_TOKEN_DEVICE_POLL_INTERVAL must be 1 to 60 seconds") }
         if let print = reader.string(forKey: "neosec.resource.print.url"), !print.isEmpty {
             guard let url = URL(string: print), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil, url.fragment == nil else {
                 throw ConfigError("NEOSEC_RESOURCE_PRINT_URL is not an http(s) URL")

@@ -30,6 +30,10 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
         public static let insufficientScope = Code(rawValue: "insufficient_scope")
         public static let invalidRedirectURI = Code(rawValue: "invalid_redirect_uri")
         public static let invalidClientMetadata = Code(rawValue: "invalid_client_metadata")
+        /// RFC 8628 §3.5: the device grant's polling answers.
+        public static let authorizationPending = Code(rawValue: "authorization_pending")
+        public static let slowDown = Code(rawValue: "slow_down")
+        public static let expiredToken = Code(rawValue: "expired_token")
         /// RFC 7591 §3.2.2: software statements.
         public static let invalidSoftwareStatement = Code(rawValue: "invalid_software_statement")
         public static let unapprovedSoftwareStatement = Code(rawValue: "unapproved_software_statement")
