@@ -11,6 +11,7 @@ public struct TokenService: NeoSecService {
     public static let migrations: [Migration] =
         SQLSubjectRevocationStore.migrations + SQLClientStore.migrations + SQLTokenStore.migrations + SQLAuthorizationStore.migrations
         + SQLTrustStore.migrations + SQLRegistrationStore.migrations + SQLDeviceAuthorizationStore.migrations
+        + SQLBackchannelStore.migrations
 
     /// Token-signing key purpose; distinct from the internal-call keys of every service.
     public static let tokenKeyPurpose = "token"
@@ -27,6 +28,7 @@ public struct TokenService: NeoSecService {
     let trusts: TrustedIssuers
     let registrations: any RegistrationStore
     let devices: any DeviceAuthorizationStore
+    let backchannel: any BackchannelStore
 
     public init(environment: ServiceEnvironment) async throws {
         tokenKeys = KeyRing(
@@ -50,12 +52,13 @@ public struct TokenService: NeoSecService {
         trusts = TrustedIssuers(store: SQLTrustStore(environment.database), http: environment.httpClient, time: environment.time)
         registrations = SQLRegistrationStore(environment.database)
         devices = SQLDeviceAuthorizationStore(environment.database)
+        backchannel = SQLBackchannelStore(environment.database)
     }
 
     /// Expired challenges, codes, tokens and single-use identifiers go once a minute.
     public var backgroundTasks: [BackgroundTask] {
-        let (tokens, authorizations, replay, time, registrations, devices) = (
-            self.tokens, self.authorizations, self.replay, self.time, self.registrations, self.devices
+        let (tokens, authorizations, replay, time, registrations, devices, backchannel) = (
+            self.tokens, self.authorizations, self.replay, self.time, self.registrations, self.devices, self.backchannel
         )
         return [
             BackgroundTask(name: "purge_expired", interval: .seconds(60)) {
@@ -65,6 +68,7 @@ public struct TokenService: NeoSecService {
                 _ = try await replay.purgeExpired(now: now)
                 _ = try await registrations.purgeExpired(now: now)
                 _ = try await devices.purgeExpired(now: now)
+                _ = try await backchannel.purgeExpired(now: now)
             }
         ]
     }
@@ -119,6 +123,7 @@ public struct TokenService: NeoSecService {
                 accessTokens: userTokens.accessTokens
             ),
             DeviceCodeGrant(devices: devices, userTokens: userTokens, time: environment.time),
+            CIBAGrant(store: backchannel, userTokens: userTokens, time: environment.time),
         ]
         + (environment.config.serviceURLs[.uma] == nil ? [] : [
             UMAGrant(
@@ -172,6 +177,10 @@ public struct TokenService: NeoSecService {
             ).ticket
         }
         UMAClaimsEndpoint(flow: flow, registry: clients).register(on: router)
+        BackchannelEndpoint(
+            authenticator: authenticator, store: backchannel, internalClient: environment.internalClient, sealer: environment.sealer,
+            time: environment.time, bodyLimit: config.maximumBodyBytes
+        ).register(on: router)
         DeviceAuthorizationEndpoint(
             authenticator: authenticator, devices: devices, time: environment.time, lifetime: config.deviceCodeLifetime,
             interval: config.devicePollInterval, verificationURI: authnURL + "/device", bodyLimit: config.maximumBodyBytes
@@ -202,6 +211,10 @@ public struct TokenService: NeoSecService {
         let internalRoutes = router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens))
         SubjectRevocationEndpoint(store: subjectRevocations, time: environment.time, limit: config.maximumBodyBytes).register(on: internalRoutes)
         UMARevocationEndpoint(tokens: tokens, limit: config.maximumBodyBytes).register(on: internalRoutes)
+        BackchannelInternalEndpoints(
+            store: backchannel, registry: clients, fetcher: clients.fetcher, sealer: environment.sealer, time: environment.time,
+            limit: config.maximumBodyBytes
+        ).register(on: internalRoutes)
         FlowInternalEndpoints(flow: flow, store: authorizations, tokens: tokens, registry: clients, limit: config.maximumBodyBytes, devices: devices)
             .register(on: internalRoutes)
     }

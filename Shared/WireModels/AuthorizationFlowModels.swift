@@ -392,3 +392,71 @@ public struct DeviceVerifyRequest: Codable, Sendable, Equatable {
         case userCode = "user_code"
     }
 }
+
+// MARK: Backchannel permission requests (Authentication Service account page → Token Service)
+
+/// `POST /internal/backchannel/pending`: the requests waiting for `subject`'s decision.
+public struct BackchannelPendingRequest: Codable, Sendable, Equatable {
+    public var subject: String
+    public init(subject: String) { self.subject = subject }
+}
+
+public struct BackchannelPendingItem: Codable, Sendable, Equatable {
+    public var id: String
+    public var client: ClientDisplay
+    public var scopes: [String]
+    public var bindingMessage: String?
+    public var expiresAt: Int64
+
+    public init(id: String, client: ClientDisplay, scopes: [String], bindingMessage: String?, expiresAt: Int64) {
+        self.id = id
+        self.client = client
+        self.scopes = scopes
+        self.bindingMessage = bindingMessage
+        self.expiresAt = expiresAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, client, scopes
+        case bindingMessage = "binding_message"
+        case expiresAt = "expires_at"
+    }
+}
+
+public struct BackchannelPendingList: Codable, Sendable, Equatable {
+    public var requests: [BackchannelPendingItem]
+    public init(requests: [BackchannelPendingItem]) { self.requests = requests }
+}
+
+/// `POST /internal/backchannel/decide`: the signed-in user's decision, with their session's
+/// authentication (it becomes the tokens' `auth_time`, `acr`, `amr`, `sid`).
+public struct BackchannelDecision: Codable, Sendable, Equatable {
+    public var id: String
+    public var subject: String
+    public var allow: Bool
+    public var authTime: Int64
+    public var acr: String
+    public var amr: [String]
+    public var sessionID: String
+
+    public init(id: String, subject: String, allow: Bool, authTime: Int64, acr: String, amr: [String], sessionID: String) {
+        self.id = id
+        self.subject = subject
+        self.allow = allow
+        self.authTime = authTime
+        self.acr = acr
+        self.amr = amr
+        self.sessionID = sessionID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, subject, allow, acr, amr
+        case authTime = "auth_time"
+        case sessionID = "session_id"
+    }
+}
+
+public struct BackchannelDecisionAnswer: Codable, Sendable, Equatable {
+    public var done: Bool
+    public init(done: Bool) { self.done = done }
+}

@@ -53,6 +53,9 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
     /// without `act` (the client becomes the subject's stand-in). Off by default: without it the
     /// client is named as the actor.
     public var tokenExchangeImpersonation: Bool?
+    /// OpenID CIBA §4: `poll` or `ping` (push is not offered), and the ping callback endpoint.
+    public var backchannelTokenDeliveryMode: String?
+    public var backchannelClientNotificationEndpoint: String?
 
     public init() {}
 
@@ -88,6 +91,8 @@ public struct ClientMetadata: Codable, Sendable, Equatable {
         case dpopBoundAccessTokens = "dpop_bound_access_tokens"
         case tlsClientCertificateBoundAccessTokens = "tls_client_certificate_bound_access_tokens"
         case tokenExchangeImpersonation = "token_exchange_impersonation"
+        case backchannelTokenDeliveryMode = "backchannel_token_delivery_mode"
+        case backchannelClientNotificationEndpoint = "backchannel_client_notification_endpoint"
     }
 }
 

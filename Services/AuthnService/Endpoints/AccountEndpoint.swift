@@ -21,6 +21,7 @@ struct AccountEndpoint {
     static let path = "/account"
     static let passwordPath = "/account/password"
     static let revokeAppPath = "/account/apps/revoke"
+    static let backchannelDecidePath = "/account/backchannel/decide"
     static let clientIDLength = 1...255
     /// The identities an account signs in with; federation adds upstream providers later.
     static let localIdentity = "Password (local)"
@@ -35,6 +36,8 @@ struct AccountEndpoint {
         "request_denied": "Request denied.",
         "shared": "Shared.",
         "unshared": "Access withdrawn.",
+        "app_request_allowed": "Allowed. The app can now use what it asked for.",
+        "app_request_denied": "Denied. The app gets no access.",
     ]
 
     static let errors: [String: String] = [
@@ -51,6 +54,7 @@ struct AccountEndpoint {
         "share_user": "There is no other user with that username.",
         "share_unknown": "That access was already withdrawn.",
         "unavailable": "That could not be done right now. Please try again in a moment.",
+        "app_request_unknown": "That request is no longer waiting for you.",
     ]
 
     let web: AuthnWeb
@@ -71,6 +75,11 @@ struct AccountEndpoint {
         router.post(RouterPath(stringLiteral: Self.passwordPath)) { request, context in
             try await web.page(context) {
                 try await web.accountForm(request) { signedIn, form, _ in try await changePassword(signedIn, form, context) }
+            }
+        }
+        router.post(RouterPath(stringLiteral: Self.backchannelDecidePath)) { request, context in
+            try await web.page(context) {
+                try await web.accountForm(request) { signedIn, form, _ in try await decideAppRequest(signedIn, form, context) }
             }
         }
         router.post(RouterPath(stringLiteral: Self.revokeAppPath)) { request, context in
@@ -137,6 +146,20 @@ struct AccountEndpoint {
             context.logger.warning("shared resources unavailable", metadata: ["error_type": .string(String(reflecting: type(of: error)))])
         }
 
+        // Backchannel permission requests come from the Token Service too.
+        var appRequests: [AccountPage.AppRequest] = []
+        var appRequestsUnavailable = false
+        do {
+            appRequests = try await tokenService.backchannelRequests(of: account.id).map { item in
+                AccountPage.AppRequest(id: item.id, clientName: ClientView(item.client).name, scopes: item.scopes.joined(separator: ", "), bindingMessage: item.bindingMessage)
+            }
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            appRequestsUnavailable = true
+            context.logger.warning("backchannel requests unavailable", metadata: ["error_type": .string(String(reflecting: type(of: error)))])
+        }
+
         let totpEnabled = try await secondFactor.isEnabled(accountID: account.id)
         var recoveryCodesLeft = 0
         if totpEnabled { recoveryCodesLeft = try await secondFactor.recoveryCodesLeft(accountID: account.id) }
@@ -148,7 +171,7 @@ struct AccountEndpoint {
         }
         let linkable = web.pages.providers.filter { provider in !linked.contains { $0.provider == provider.id } }
         let csrf = web.csrf.issue(for: request)
-        let page = AccountPage(
+        var page = AccountPage(
             base: web.pages.basePath, csrfToken: csrf.token, username: account.username, name: Self.text(claims["name"]),
             email: Self.text(claims["email"]), notice: query["done"].flatMap { Self.notices[$0] }, error: query["error"].flatMap { Self.errors[$0] },
             totpEnabled: totpEnabled, recoveryCodesLeft: recoveryCodesLeft, apps: apps, hasApps: !apps.isEmpty, appsUnavailable: appsUnavailable,
@@ -156,6 +179,9 @@ struct AccountEndpoint {
             sharedResources: shared, hasSharedResources: !shared.isEmpty, pendingRequests: pending, hasPendingRequests: !pending.isEmpty,
             sharingUnavailable: sharingUnavailable
         )
+        page.appRequests = appRequests
+        page.hasAppRequests = !appRequests.isEmpty
+        page.appRequestsUnavailable = appRequestsUnavailable
         var response = web.pages.render(.account, page)
         response.setCookies(csrf.cookie)
         return response
@@ -184,6 +210,31 @@ struct AccountEndpoint {
         await tokenService.revokeTokens(of: account.id, reason: "password_reset", logger: context.logger)
         context.logger.notice("password changed by the account holder", metadata: ["account_id": .string(account.id)])
         return web.backToAccount(done: "password", cookies: cookie)
+    }
+
+    /// `POST /account/backchannel/decide` — `request_id`, `decision` (`allow` or `deny`): the
+    /// decision carries this session's authentication (`auth_time`, `acr`, `amr`, `sid`).
+    func decideAppRequest(_ signedIn: SessionManager.SignedIn, _ form: FormParameters, _ context: NeoSecRequestContext) async throws -> Response {
+        guard let id = form["request_id"], (1...64).contains(id.utf8.count), let decision = form["decision"], decision == "allow" || decision == "deny" else {
+            return web.backToAccount(error: "app_request_unknown")
+        }
+        let session = signedIn.session
+        do {
+            let done = try await tokenService.decideBackchannel(
+                BackchannelDecision(
+                    id: id, subject: signedIn.account.id, allow: decision == "allow", authTime: session.authTime, acr: session.acr ?? LoginEndpoint.acr,
+                    amr: session.amr, sessionID: session.sid
+                )
+            )
+            guard done else { return web.backToAccount(error: "app_request_unknown") }
+            context.logger.notice("backchannel request decided by the account holder", metadata: ["account_id": .string(signedIn.account.id)])
+            return web.backToAccount(done: decision == "allow" ? "app_request_allowed" : "app_request_denied")
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            context.logger.error("backchannel decision failed", metadata: ["error_type": .string(String(reflecting: type(of: error)))])
+            return web.backToAccount(error: "unavailable")
+        }
     }
 
     func revokeApp(_ signedIn: SessionManager.SignedIn, _ form: FormParameters, _ context: NeoSecRequestContext) async throws -> Response {

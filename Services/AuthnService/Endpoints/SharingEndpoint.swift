@@ -104,7 +104,9 @@ struct AccountLookupEndpoint {
 
     func register(on group: RouterGroup<NeoSecRequestContext>) {
         group.post("accounts/lookup") { request, context in
-            guard context.caller == .uma else { throw OAuthError(.accessDenied, status: .forbidden, description: "caller may not look up accounts") }
+            guard context.caller == .uma || context.caller == .token else {
+                throw OAuthError(.accessDenied, status: .forbidden, description: "caller may not look up accounts")
+            }
             var request = request
             let body = try await request.jsonBody(AccountLookupRequest.self, limit: limit)
             let username = body.username.trimmingCharacters(in: .whitespaces).lowercased()

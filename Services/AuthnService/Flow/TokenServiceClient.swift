@@ -21,6 +21,17 @@ struct TokenServiceClient: Sendable {
         ).revoked
     }
 
+    /// `POST /internal/backchannel/pending`: the apps asking `subject` for permission.
+    func backchannelRequests(of subject: String) async throws -> [BackchannelPendingItem] {
+        try await client.post(.token, path: "internal/backchannel/pending", body: BackchannelPendingRequest(subject: subject), as: BackchannelPendingList.self)
+            .requests
+    }
+
+    /// `POST /internal/backchannel/decide`: false when the request was no longer pending.
+    func decideBackchannel(_ decision: BackchannelDecision) async throws -> Bool {
+        try await client.post(.token, path: "internal/backchannel/decide", body: decision, as: BackchannelDecisionAnswer.self).done
+    }
+
     /// `POST /internal/sessions/ended`: the session's tokens stop working. Best effort, as below:
     /// the user is signed out here either way.
     func sessionEnded(subject: String, sessionID: String, logger: Logger) async {

@@ -275,6 +275,18 @@ struct AccountPage: PageModel {
     let pendingRequests: [PendingRequest]
     let hasPendingRequests: Bool
     let sharingUnavailable: Bool
+
+    /// A backchannel permission request: an app asks, without a redirect, for these scopes.
+    struct AppRequest: Sendable {
+        let id: String
+        let clientName: String
+        let scopes: String
+        let bindingMessage: String?
+    }
+
+    var appRequests: [AppRequest] = []
+    var hasAppRequests = false
+    var appRequestsUnavailable = false
 }
 
 /// Enrolment: the QR code, the secret to type by hand, and the confirmation form.

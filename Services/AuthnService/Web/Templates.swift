@@ -315,6 +315,31 @@ enum Templates {
         {{/hasApps}}
         </section>
 
+        <section class="section" aria-labelledby="app-requests-heading">
+        <h2 id="app-requests-heading">Permission requests from apps</h2>
+        {{#appRequestsUnavailable}}<p class="alert" role="alert">Permission requests cannot be shown right now. Please try again in a moment.</p>{{/appRequestsUnavailable}}
+        {{^appRequestsUnavailable}}{{^hasAppRequests}}<p>No app is waiting for your permission.</p>{{/hasAppRequests}}{{/appRequestsUnavailable}}
+        {{#hasAppRequests}}
+        <ul class="apps">
+        {{#appRequests}}
+        <li class="app">
+        <div>
+        <p class="client-name">{{clientName}} asks for access to your account</p>
+        <p class="hint">Permissions: {{scopes}}</p>
+        {{#bindingMessage}}<p class="hint">Check that your app shows: <strong>{{.}}</strong></p>{{/bindingMessage}}
+        </div>
+        <form method="post" action="{{base}}/account/backchannel/decide">
+        <input type="hidden" name="csrf_token" value="{{csrfToken}}">
+        <input type="hidden" name="request_id" value="{{id}}">
+        <button type="submit" name="decision" value="allow" class="primary" aria-label="Allow {{clientName}} {{scopes}}">Allow</button>
+        <button type="submit" name="decision" value="deny" class="secondary" aria-label="Deny {{clientName}}">Deny</button>
+        </form>
+        </li>
+        {{/appRequests}}
+        </ul>
+        {{/hasAppRequests}}
+        </section>
+
         <section class="section" aria-labelledby="requests-heading">
         <h2 id="requests-heading">Pending requests</h2>
         {{#sharingUnavailable}}<p class="alert" role="alert">Shared resources and requests cannot be shown right now. Please try again in a moment.</p>{{/sharingUnavailable}}

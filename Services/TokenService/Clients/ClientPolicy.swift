@@ -15,7 +15,7 @@ enum ClientPolicy {
     /// Grants this build of the token endpoint implements. A client can only be registered for these.
     static let supportedGrantTypes: Set<String> = [
         GrantType.authorizationCode, GrantType.clientCredentials, GrantType.refreshToken, GrantType.password, GrantType.implicit,
-        GrantType.umaTicket, GrantType.tokenExchange, GrantType.jwtBearer, GrantType.deviceCode,
+        GrantType.umaTicket, GrantType.tokenExchange, GrantType.jwtBearer, GrantType.deviceCode, GrantType.ciba,
     ]
     /// Response types of the authorization endpoint. The implicit ones (`token`, `id_token token`)
     /// only for clients registered for the `implicit` grant: RFC 9700 §2.1.2 says it SHOULD NOT
@@ -62,8 +62,10 @@ enum ClientPolicy {
             throw invalid("response_types token and id_token token go with grant_types implicit")
         }
         metadata.responseTypes = responseTypes
-        if grants.contains(GrantType.refreshToken) && !usesCode && !grants.contains(GrantType.password) && !grants.contains(GrantType.deviceCode) {
-            throw invalid("refresh_token needs authorization_code, password or the device grant")
+        if grants.contains(GrantType.refreshToken) && !usesCode && !grants.contains(GrantType.password) && !grants.contains(GrantType.deviceCode)
+            && !grants.contains(GrantType.ciba)
+        {
+            throw invalid("refresh_token needs authorization_code, password, the device grant or CIBA")
         }
 
         if metadata.jwks != nil && metadata.jwksURI != nil { throw invalid("jwks and jwks_uri are mutually exclusive") }
@@ -147,6 +149,19 @@ enum ClientPolicy {
         if metadata.refreshWithoutOfflineAccess == true && authMethod == .none {
             throw invalid("refresh_without_offline_access is for confidential clients only")
         }
+        if grants.contains(GrantType.ciba) {
+            guard authMethod != .none else { throw invalid("backchannel requests are for confidential clients (CIBA §4)") }
+            switch metadata.backchannelTokenDeliveryMode {
+            case "poll":
+                guard metadata.backchannelClientNotificationEndpoint == nil else { throw invalid("backchannel_client_notification_endpoint is for ping mode") }
+            case "ping":
+                guard metadata.backchannelClientNotificationEndpoint != nil else { throw invalid("ping mode needs backchannel_client_notification_endpoint") }
+            default:
+                throw invalid("backchannel_token_delivery_mode must be poll or ping")
+            }
+        } else if metadata.backchannelTokenDeliveryMode != nil || metadata.backchannelClientNotificationEndpoint != nil {
+            throw invalid("backchannel settings go with the CIBA grant")
+        }
         if metadata.tokenExchangeImpersonation == true {
             guard authMethod != .none, grants.contains(GrantType.tokenExchange) else {
                 throw invalid("token_exchange_impersonation is for confidential clients registered for token exchange")
@@ -191,4 +206,6 @@ enum GrantType {
     static let jwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
     /// RFC 8628 §3.4.
     static let deviceCode = "urn:ietf:params:oauth:grant-type:device_code"
+    /// OpenID CIBA §10.1: backchannel permission requests.
+    static let ciba = "urn:openid:params:grant-type:ciba"
 }

@@ -43,6 +43,10 @@ final class ClientRegistry: Sendable {
                 do { _ = try OutboundFetcher(mode: fetcher.mode == .loopback ? .loopback : .on).checkShape(uri) } catch { throw refuse(name, error) }
             }
         }
+        // The ping endpoint is called later, through the same fetcher; its shape is checked now.
+        if let uri = metadata.backchannelClientNotificationEndpoint {
+            do { _ = try fetcher.checkShape(uri) } catch { throw refuse("backchannel_client_notification_endpoint", error) }
+        }
         if let uri = metadata.jwksURI {
             let data: Data
             do { data = try await fetcher.fetch(uri) } catch { throw refuse("jwks_uri", error) }

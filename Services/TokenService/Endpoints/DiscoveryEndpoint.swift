@@ -64,6 +64,9 @@ struct DiscoveryEndpoint {
         var endSessionEndpoint: String
         var registrationEndpoint: String
         var deviceAuthorizationEndpoint: String
+        var backchannelAuthenticationEndpoint: String
+        var backchannelTokenDeliveryModesSupported: [String]
+        var backchannelUserCodeParameterSupported: Bool
         var introspectionEndpoint: String?
         var scopesSupported: [String]
         var responseTypesSupported: [String]
@@ -100,6 +103,9 @@ struct DiscoveryEndpoint {
             case endSessionEndpoint = "end_session_endpoint"
             case registrationEndpoint = "registration_endpoint"
             case deviceAuthorizationEndpoint = "device_authorization_endpoint"
+            case backchannelAuthenticationEndpoint = "backchannel_authentication_endpoint"
+            case backchannelTokenDeliveryModesSupported = "backchannel_token_delivery_modes_supported"
+            case backchannelUserCodeParameterSupported = "backchannel_user_code_parameter_supported"
             case introspectionEndpoint = "introspection_endpoint"
             case scopesSupported = "scopes_supported"
             case responseTypesSupported = "response_types_supported"
@@ -142,6 +148,9 @@ struct DiscoveryEndpoint {
             endSessionEndpoint: issuer + EndSessionEndpoint.path,
             registrationEndpoint: issuer + RegistrationEndpoint.path,
             deviceAuthorizationEndpoint: issuer + DeviceAuthorizationEndpoint.path,
+            backchannelAuthenticationEndpoint: issuer + BackchannelEndpoint.path,
+            backchannelTokenDeliveryModesSupported: ["poll", "ping"],
+            backchannelUserCodeParameterSupported: false,
             introspectionEndpoint: introspectionEndpoint,
             scopesSupported: Self.standardScopes,
             responseTypesSupported: Array(ClientPolicy.supportedResponseTypes).sorted(),

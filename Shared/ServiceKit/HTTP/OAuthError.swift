@@ -34,6 +34,8 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
         public static let authorizationPending = Code(rawValue: "authorization_pending")
         public static let slowDown = Code(rawValue: "slow_down")
         public static let expiredToken = Code(rawValue: "expired_token")
+        /// OpenID CIBA §13.
+        public static let invalidBindingMessage = Code(rawValue: "invalid_binding_message")
         /// RFC 7591 §3.2.2: software statements.
         public static let invalidSoftwareStatement = Code(rawValue: "invalid_software_statement")
         public static let unapprovedSoftwareStatement = Code(rawValue: "unapproved_software_statement")

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 public import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
@@ -155,6 +156,20 @@ public struct OutboundFetcher: Sendable {
 
     /// Fetches `text` (GET, `Accept: application/json`), at most `limit` bytes of a 200 answer.
     public func fetch(_ text: String, limit: Int = 64 * 1024) async throws(FetchRefusal) -> Data {
+        try await perform(text, method: .GET, headers: [("Accept", "application/json")], body: nil, limit: limit, accepted: [200])
+    }
+
+    /// POSTs a JSON body to `text` (a client's notification endpoint) under the same rules; any
+    /// 2xx answer is success, its body is ignored.
+    public func postJSON(_ text: String, body: Data, bearer: String?) async throws(FetchRefusal) {
+        var headers = [("Content-Type", "application/json")]
+        if let bearer { headers.append(("Authorization", "Bearer " + bearer)) }
+        _ = try await perform(text, method: .POST, headers: headers, body: body, limit: 4096, accepted: Set(200...299))
+    }
+
+    func perform(
+        _ text: String, method: HTTPMethod, headers: [(String, String)], body: Data?, limit: Int, accepted: Set<UInt>
+    ) async throws(FetchRefusal) -> Data {
         guard mode != .off else { throw FetchRefusal("fetching URLs is disabled on this server") }
         let components = try checkShape(text)
         let host = components.host!
@@ -185,10 +200,12 @@ public struct OutboundFetcher: Sendable {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         defer { client.shutdown { _ in } }
         var request = HTTPClientRequest(url: text)
-        request.headers.add(name: "Accept", value: "application/json")
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         do {
             let response = try await client.execute(request, timeout: .seconds(5))
-            guard response.status == .ok else { throw FetchRefusal("answered \(response.status.code), not 200") }
+            guard accepted.contains(response.status.code) else { throw FetchRefusal("answered \(response.status.code)") }
             let body = try await response.body.collect(upTo: limit)
             return Data(buffer: body)
         } catch let refusal as FetchRefusal {
