@@ -423,3 +423,64 @@ def test_uma_claims_interaction_and_the_owner_decides_on_the_account_page(suite,
     wait_for_url(driver, suite["urls"]["authn"] + "/account?done=shared")
     assert party in driver.find_element(By.CSS_SELECTOR, f"article[aria-labelledby=resource-{resource}]").text
     assert not csp_violations(driver)
+
+
+def test_device_code_entry_page_then_sign_in_and_confirm(suite, driver):
+    """RFC 8628: the device page, typed into (the link only fills the field), through sign-in and
+    the always-shown consent page, back to the device page with the outcome."""
+    device_client = requests.post(
+        suite["urls"]["token"] + "/admin/clients", headers={"Authorization": "Bearer " + suite["admin_token"]}, timeout=15,
+        json={"client_name": "Living-room TV", "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"], "token_endpoint_auth_method": "none",
+              "scope": "openid profile"},
+    ).json()["client_id"]
+    started = requests.post(suite["urls"]["token"] + "/oauth2/device_authorization", data={"client_id": device_client, "scope": "openid profile"},
+                            timeout=15).json()
+    user, password, _ = create_account(suite, "fay")
+    driver.get(started["verification_uri"])
+    field = driver.find_element(By.ID, "user_code")
+    assert driver.find_element(By.CSS_SELECTOR, "label[for=user_code]").text == "Code"
+    field.send_keys(started["user_code"].lower().replace("-", " "))
+    screenshot(driver, "device")
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary"))
+    assert "/login?login_challenge=" in driver.current_url
+    sign_in(driver, user, password)
+    assert "/consent" in driver.current_url and "Living-room TV" in driver.page_source
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button[name=decision][value=allow]"))
+    wait_for_url(driver, suite["urls"]["authn"] + "/device?result=approved")
+    assert "Go back to your device" in driver.find_element(By.CSS_SELECTOR, "[role=status]").text
+    assert not csp_violations(driver)
+    time.sleep(started["interval"])
+    tokens = requests.post(suite["urls"]["token"] + "/oauth2/token", timeout=15, data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": started["device_code"], "client_id": device_client,
+    })
+    assert tokens.status_code == 200, tokens.text
+
+
+def test_backchannel_request_on_the_account_page(suite, driver):
+    """Seed 004 / CIBA: an app asks by username; the user allows it on the account page."""
+    registered = requests.post(
+        suite["urls"]["token"] + "/admin/clients", headers={"Authorization": "Bearer " + suite["admin_token"]}, timeout=15,
+        json={"client_name": "Corner Shop", "grant_types": ["urn:openid:params:grant-type:ciba"], "scope": "openid phone",
+              "backchannel_token_delivery_mode": "poll"},
+    ).json()
+    client = (registered["client_id"], registered["client_secret"])
+    user, password, _ = create_account(suite, "gus")
+    started = requests.post(suite["urls"]["token"] + "/oauth2/bc-authorize", auth=client, timeout=15,
+                            data={"scope": "openid phone", "login_hint": user, "binding_message": "Basket 12"}).json()
+    driver.get(suite["urls"]["authn"] + "/account")
+    driver.delete_all_cookies()
+    driver.get(suite["urls"]["authn"] + "/account")
+    sign_in(driver, user, password)
+    driver.get(suite["urls"]["authn"] + "/account")
+    section = driver.find_element(By.CSS_SELECTOR, "section[aria-labelledby=app-requests-heading]")
+    [item] = section.find_elements(By.CSS_SELECTOR, "li.app")
+    assert item.find_element(By.CSS_SELECTOR, ".client-name").text == "Corner Shop asks for access to your account"
+    assert "Basket 12" in item.text and "openid, phone" in item.text
+    assert [b.get_attribute("value") for b in item.find_elements(By.CSS_SELECTOR, "button[name=decision]")] == ["allow", "deny"]
+    screenshot(driver, "account-backchannel")
+    click_and_wait(driver, item.find_element(By.CSS_SELECTOR, "button[name=decision][value=allow]"))
+    wait_for_url(driver, suite["urls"]["authn"] + "/account?done=app_request_allowed")
+    assert "No app is waiting for your permission." in driver.page_source
+    tokens = requests.post(suite["urls"]["token"] + "/oauth2/token", auth=client, timeout=15,
+                           data={"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": started["auth_req_id"]})
+    assert tokens.status_code == 200, tokens.text
