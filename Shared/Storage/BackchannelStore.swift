@@ -92,15 +92,10 @@ public struct SQLBackchannelStore: BackchannelStore {
         let table = db.table("backchannel_requests")
         guard let before = try await db.query("SELECT \(Self.columns) FROM \(table) WHERE auth_req_hash = ?", [.text(authReqHash)]).first.map(Self.decode)
         else { return nil }
-        let tooSoon = before.lastPolledAt.map { now - $0 < before.interval } ?? false
-        _ = try await db.query(
-            """
-            UPDATE \(table) SET last_polled_at = ?, poll_interval = poll_interval + ?
-            WHERE auth_req_hash = ? AND (last_polled_at IS NULL OR last_polled_at = ?) RETURNING auth_req_hash
-            """,
-            [.integer(now), .integer(tooSoon ? 5 : 0), .text(authReqHash), before.lastPolledAt.map { .integer($0) } ?? .null]
+        let slowDown = try await db.recordPoll(
+            table: table, keyColumn: "auth_req_hash", key: authReqHash, lastPolledAt: before.lastPolledAt, interval: before.interval, now: now
         )
-        return (before, tooSoon)
+        return (before, slowDown)
     }
 
     public func pending(subject: String, now: Int64) async throws -> [BackchannelRequest] {

@@ -115,18 +115,12 @@ public struct SQLDeviceAuthorizationStore: DeviceAuthorizationStore {
     }
 
     public func poll(deviceCodeHash: String, now: Int64) async throws -> (DeviceAuthorization, slowDown: Bool)? {
-        let table = db.table("device_authorizations")
         guard let before = try await find(deviceCodeHash: deviceCodeHash) else { return nil }
-        let tooSoon = before.lastPolledAt.map { now - $0 < before.interval } ?? false
-        // Only the poll that still sees the old timestamp updates it (concurrent polls count once).
-        _ = try await db.query(
-            """
-            UPDATE \(table) SET last_polled_at = ?, poll_interval = poll_interval + ?
-            WHERE device_code_hash = ? AND (last_polled_at IS NULL OR last_polled_at = ?) RETURNING device_code_hash
-            """,
-            [.integer(now), .integer(tooSoon ? 5 : 0), .text(deviceCodeHash), before.lastPolledAt.map { .integer($0) } ?? .null]
+        let slowDown = try await db.recordPoll(
+            table: db.table("device_authorizations"), keyColumn: "device_code_hash", key: deviceCodeHash, lastPolledAt: before.lastPolledAt,
+            interval: before.interval, now: now
         )
-        return (before, tooSoon)
+        return (before, slowDown)
     }
 
     public func consume(deviceCodeHash: String) async throws -> Bool {

@@ -141,3 +141,21 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
     public static func invalidURL(_ why: String) -> StorageError { StorageError(description: "invalid database URL: \(why)") }
     public static let unavailable = StorageError(description: "database unavailable")
 }
+
+extension SQLDatabase {
+    /// RFC 8628 §3.5 and CIBA §11 polling, for a row of `table` with `poll_interval` and
+    /// `last_polled_at` columns: records this poll and answers whether it came sooner than the
+    /// interval, which then grows by 5 s for this and every later poll. Only the poll that still
+    /// sees `lastPolledAt` updates the row, so concurrent polls count once.
+    func recordPoll(table: String, keyColumn: String, key: String, lastPolledAt: Int64?, interval: Int64, now: Int64) async throws -> Bool {
+        let tooSoon = lastPolledAt.map { now - $0 < interval } ?? false
+        _ = try await query(
+            """
+            UPDATE \(table) SET last_polled_at = ?, poll_interval = poll_interval + ?
+            WHERE \(keyColumn) = ? AND (last_polled_at IS NULL OR last_polled_at = ?) RETURNING \(keyColumn)
+            """,
+            [.integer(now), .integer(tooSoon ? 5 : 0), .text(key), lastPolledAt.map { .integer($0) } ?? .null]
+        )
+        return tooSoon
+    }
+}

@@ -595,7 +595,16 @@ struct AuthorizationCodeFlowTests {
             #expect(metadata["response_types_supported"] as? [String] == ["code", "id_token token", "token"])
             #expect(metadata["response_modes_supported"] as? [String] == ["query", "fragment"])
             #expect(metadata["code_challenge_methods_supported"] as? [String] == ["S256"])
-            #expect(Set(metadata["grant_types_supported"] as! [String]) == ["authorization_code", "client_credentials", "refresh_token", "password", "implicit", "urn:ietf:params:oauth:grant-type:uma-ticket"])
+            #expect(
+                Set(metadata["grant_types_supported"] as! [String]) == [
+                    "authorization_code", "client_credentials", "refresh_token", "password", "implicit", "urn:ietf:params:oauth:grant-type:uma-ticket",
+                    "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                    "urn:ietf:params:oauth:grant-type:device_code", "urn:openid:params:grant-type:ciba",
+                ]
+            )
+            #expect(metadata["registration_endpoint"] as? String == "http://127.0.0.1:9000/oauth2/register")
+            #expect(metadata["device_authorization_endpoint"] as? String == "http://127.0.0.1:9000/oauth2/device_authorization")
+            #expect(metadata["backchannel_authentication_endpoint"] as? String == "http://127.0.0.1:9000/oauth2/bc-authorize")
             #expect(metadata["authorization_response_iss_parameter_supported"] as? Bool == true)
             #expect((metadata["id_token_signing_alg_values_supported"] as? [String])?.contains("RS256") == true)
         }

@@ -90,7 +90,11 @@ def test_rfc8414_metadata_lists_only_what_is_served(suite):
     metadata = requests.get(base + "/.well-known/oauth-authorization-server", timeout=5).json()
     assert metadata["issuer"] == base
     assert metadata["token_endpoint"] == base + "/oauth2/token"
-    assert metadata["grant_types_supported"] == ["authorization_code", "client_credentials", "implicit", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:uma-ticket"]
+    assert metadata["grant_types_supported"] == sorted([
+        "authorization_code", "client_credentials", "implicit", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:uma-ticket",
+        "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "urn:ietf:params:oauth:grant-type:device_code", "urn:openid:params:grant-type:ciba",
+    ])
     assert metadata["authorization_endpoint"] == base + "/oauth2/authorize"
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
     jwks = requests.get(metadata["jwks_uri"], timeout=5)

@@ -55,18 +55,9 @@ struct AuthorizationCodeGrant: GrantHandler {
             try await tokens.revokeIssued(from: hash)
             throw OAuthError.invalidGrant("code already used; tokens issued from it are revoked")
         }
-        let scopes = grant.grantedScopes
-        let refresh = client.grantTypes.contains(GrantType.refreshToken) && (scopes.contains("offline_access") || client.refreshWithoutOfflineAccess)
         return try await userTokens.issue(
-            UserTokenIssuer.Issue(
-                client: client, subject: login.subject, scopes: scopes,
-                grant: RefreshGrant(
-                    scopes: scopes, resources: pending.resources, authTime: login.authTime, acr: login.acr, amr: login.amr,
-                    sessionID: login.sessionID, refreshCount: 0
-                ),
-                nonce: pending.nonce, parentHash: hash, familyID: RandomToken.make(bytes: 16), issueRefreshToken: refresh,
-                issueIDToken: scopes.contains("openid"), confirmation: request.confirmation
-            )
+            client: client, login: login, scopes: grant.grantedScopes, resources: pending.resources, nonce: pending.nonce, parentHash: hash,
+            confirmation: request.confirmation
         )
     }
 }

@@ -37,17 +37,9 @@ struct CIBAGrant: GrantHandler {
                 let ask = try? JSONDecoder().decode(BackchannelAsk.self, from: Data(stored.requestJSON.utf8))
             else { throw OAuthError.serverError }
             guard try await store.consume(authReqHash: hash) else { throw OAuthError.invalidGrant("auth_req_id already used") }
-            let refresh = client.grantTypes.contains(GrantType.refreshToken) && (ask.scopes.contains("offline_access") || client.refreshWithoutOfflineAccess)
+            // §7.1: `openid` is always among the scopes, so an ID token always comes with them.
             return try await userTokens.issue(
-                UserTokenIssuer.Issue(
-                    client: client, subject: login.subject, scopes: ask.scopes,
-                    grant: RefreshGrant(
-                        scopes: ask.scopes, resources: ask.resources, authTime: login.authTime, acr: login.acr, amr: login.amr, sessionID: login.sessionID,
-                        refreshCount: 0
-                    ),
-                    nonce: nil, parentHash: hash, familyID: RandomToken.make(bytes: 16), issueRefreshToken: refresh, issueIDToken: true,
-                    confirmation: request.confirmation
-                )
+                client: client, login: login, scopes: ask.scopes, resources: ask.resources, nonce: nil, parentHash: hash, confirmation: request.confirmation
             )
         }
     }

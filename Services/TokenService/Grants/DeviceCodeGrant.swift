@@ -36,18 +36,9 @@ struct DeviceCodeGrant: GrantHandler {
                 let login = grant.request.login
             else { throw OAuthError.serverError }
             guard try await devices.consume(deviceCodeHash: hash) else { throw OAuthError.invalidGrant("device_code already used") }
-            let scopes = grant.grantedScopes
-            let refresh = client.grantTypes.contains(GrantType.refreshToken) && (scopes.contains("offline_access") || client.refreshWithoutOfflineAccess)
             return try await userTokens.issue(
-                UserTokenIssuer.Issue(
-                    client: client, subject: login.subject, scopes: scopes,
-                    grant: RefreshGrant(
-                        scopes: scopes, resources: grant.request.resources, authTime: login.authTime, acr: login.acr, amr: login.amr,
-                        sessionID: login.sessionID, refreshCount: 0
-                    ),
-                    nonce: nil, parentHash: hash, familyID: RandomToken.make(bytes: 16), issueRefreshToken: refresh,
-                    issueIDToken: scopes.contains("openid"), confirmation: request.confirmation
-                )
+                client: client, login: login, scopes: grant.grantedScopes, resources: grant.request.resources, nonce: nil, parentHash: hash,
+                confirmation: request.confirmation
             )
         }
     }

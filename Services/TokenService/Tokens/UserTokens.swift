@@ -130,6 +130,27 @@ struct UserTokenIssuer: Sendable {
         return response
     }
 
+    /// The tokens of a signed-in user's grant (a code, a device authorization, a backchannel
+    /// request): an access token; a refresh token when the client is registered for refresh and
+    /// `offline_access` was granted (or the client may refresh without it); an ID token with `openid`.
+    func issue(
+        client: RegisteredClient, login: PendingAuthorization.Login, scopes: [String], resources: [String], nonce: String?, parentHash: String,
+        confirmation: Confirmation?
+    ) async throws -> TokenResponse {
+        let refresh = client.grantTypes.contains(GrantType.refreshToken) && (scopes.contains("offline_access") || client.refreshWithoutOfflineAccess)
+        return try await issue(
+            Issue(
+                client: client, subject: login.subject, scopes: scopes,
+                grant: RefreshGrant(
+                    scopes: scopes, resources: resources, authTime: login.authTime, acr: login.acr, amr: login.amr, sessionID: login.sessionID,
+                    refreshCount: 0
+                ),
+                nonce: nonce, parentHash: parentHash, familyID: RandomToken.make(bytes: 16), issueRefreshToken: refresh,
+                issueIDToken: scopes.contains("openid"), confirmation: confirmation
+            )
+        )
+    }
+
     /// OpenID Connect Core §3.1.3.6 `at_hash` (and §3.3.2.11 `c_hash`): base64url of the left
     /// half of the hash of the ASCII value, with the hash of the signing algorithm — SHA-256 for
     /// RS256 and ES256, SHA-512 for EdDSA over Ed25519.
