@@ -108,8 +108,10 @@ public struct IntrospectService: NeoSecService {
 
     public func addRoutes(to router: Router<NeoSecRequestContext>, environment: ServiceEnvironment) {
         let config = environment.config
+        let base = config.baseURL.absoluteString.trimmingTrailingSlash
         IntrospectionEndpoint(
-            introspector: introspector, cache: cache, keys: signingKeys, issuer: issuer, time: environment.time, bodyLimit: config.maximumBodyBytes
+            introspector: introspector, cache: cache, keys: signingKeys, issuer: issuer, time: environment.time, bodyLimit: config.maximumBodyBytes,
+            bearerAudiences: [base, base + TokenIntrospector.endpointPath]
         ).register(on: router)
         IntrospectionJWKSEndpoint(keys: signingKeys).register(on: router)
         let internalRoutes = router.group("/internal").add(middleware: InternalAuthMiddleware(verifier: environment.serviceTokens))

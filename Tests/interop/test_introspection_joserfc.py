@@ -74,3 +74,35 @@ def test_jwt_answer_verifies_with_joserfc(suite):
     token_keys = KeySet.import_key_set(requests.get(suite["urls"]["token"] + "/.well-known/jwks.json", timeout=5).json())
     with pytest.raises(Exception):
         jwt.decode(response.text, token_keys, algorithms=["ES256", "RS256", "EdDSA"])
+
+
+def test_a_bearer_token_with_the_introspection_scope_may_introspect(suite):
+    """RFC 7662 §2.1: instead of client authentication, a bearer token issued for the
+    Introspection Service with the `introspection` scope."""
+    introspect = suite["urls"]["introspect"]
+    admin = {"Authorization": "Bearer " + suite["admin_token"]}
+    caller = requests.post(suite["urls"]["token"] + "/admin/clients", headers=admin, timeout=10, json={
+        "grant_types": ["client_credentials"], "scope": "introspection other", "allowed_audiences": [introspect, suite["urls"]["resource"]],
+        "introspection_audiences": [suite["urls"]["resource"]],
+    }).json()
+
+    def token(scope, resource=introspect):
+        answer = requests.post(suite["urls"]["token"] + "/oauth2/token", auth=(caller["client_id"], caller["client_secret"]), timeout=10,
+                               data={"grant_type": "client_credentials", "scope": scope, "resource": resource})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]
+
+    subject = requests.post(suite["urls"]["token"] + "/oauth2/token", auth=("demo-service", suite["clients"]["demo-service"]), timeout=10,
+                            data={"grant_type": "client_credentials"}).json()["access_token"]
+
+    def ask(bearer):
+        return requests.post(introspect + "/oauth2/introspect", data={"token": subject}, headers={"Authorization": "Bearer " + bearer}, timeout=10)
+
+    answer = ask(token("introspection"))
+    assert answer.status_code == 200 and answer.json()["active"] is True and answer.json()["client_id"] == "demo-service"
+    without_scope = ask(token("other"))
+    assert without_scope.status_code == 403 and 'error="insufficient_scope"' in without_scope.headers["WWW-Authenticate"]
+    other_audience = ask(token("introspection", resource=suite["urls"]["resource"]))
+    assert other_audience.status_code == 401 and 'error="invalid_token"' in other_audience.headers["WWW-Authenticate"]
+    assert ask("garbage").status_code == 401
+    assert ask(subject).status_code in (401, 403)  # a token without the scope, for another audience

@@ -7,7 +7,8 @@ import TokenService
 import WireModels
 
 /// `POST /oauth2/introspect` (RFC 7662 §2): a registered client holding the `introspection`
-/// scope asks about a token. The body is a form (`token`, optionally `token_type_hint`, which is
+/// scope asks about a token, authenticated as at the token endpoint or (§2.1) with a bearer
+/// access token issued for this service that carries the `introspection` scope. The body is a form (`token`, optionally `token_type_hint`, which is
 /// only a hint: every supported kind is tried); the caller authenticates as at the token
 /// endpoint; a parameter sent twice is `invalid_request`. Anything inactive — unknown, malformed,
 /// expired, revoked, or not meant for the caller — is `200 {"active":false}`, never an error.
@@ -27,6 +28,8 @@ struct IntrospectionEndpoint {
     let issuer: String
     let time: any TimeSource
     let bodyLimit: Int
+    /// Accepted `aud` values of bearer-token callers: this service's base URL and endpoint.
+    var bearerAudiences: Set<String> = []
 
     /// RFC 9701 §5 claims of a signed introspection response.
     struct SignedResponse: Encodable {
@@ -45,7 +48,12 @@ struct IntrospectionEndpoint {
         router.post(RouterPath(stringLiteral: Self.path)) { request, context in
             var request = request
             let form = try await request.formParameters(limit: bodyLimit)
-            let caller = try await introspector.authenticateCaller(request, form: form)
+            let caller: IntrospectionCaller
+            if let bearer = Self.bearer(request) {
+                caller = try await introspector.authenticateBearer(bearer, audiences: bearerAudiences)
+            } else {
+                caller = try await introspector.authenticateCaller(request, form: form)
+            }
             guard let clientID = caller.clientID else { throw OAuthError.serverError }
             let token = try form.require("token")
             let result: IntrospectionResult
@@ -61,6 +69,14 @@ struct IntrospectionEndpoint {
             }
             return try Response.json(result)
         }
+    }
+
+    /// The credential of `Authorization: Bearer …`, if that is the scheme used.
+    static func bearer(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
     }
 
     /// RFC 9701 §4: the caller asks for a JWT with this media type in `Accept`.

@@ -110,6 +110,30 @@ public struct TokenIntrospector: Sendable {
         return IntrospectionCaller(clientID: client.id, audiences: client.introspectionAudiences)
     }
 
+    /// RFC 7662 §2.1's other way in: a bearer token carrying the `introspection` scope, issued
+    /// for the Introspection Service (`aud` one of `audiences`), unbound (a DPoP- or
+    /// certificate-bound token would need its proof here), not revoked, held by a confidential
+    /// client that still has the scope. The caller is that client, with its introspection
+    /// audiences. A bad token is 401 `invalid_token`; one without the scope 403 `insufficient_scope`.
+    public func authenticateBearer(_ token: String, audiences: Set<String>) async throws -> IntrospectionCaller {
+        let fail = OAuthError.invalidToken("the bearer token is not an active access token for this service", realm: realm)
+        guard !token.isEmpty, token.utf8.count <= JWS.maximumLength else { throw fail }
+        let now = time.epochSeconds
+        let found = token.hasPrefix(AccessTokenIssuer.opaquePrefix) ? try await opaqueAccessToken(token, now: now) : try await jwtAccessToken(token, now: now)
+        guard let found, found.kind == .access, found.cnf == nil, found.permissions == nil, found.audiences.contains(where: audiences.contains) else { throw fail }
+        if let notBefore = try await subjectRevocations.notBefore(subject: found.subject, clientID: found.clientID), found.issuedAt <= notBefore { throw fail }
+        guard (ScopeSet.parse(found.scope) ?? []).contains(Self.requiredScope) else {
+            throw OAuthError(
+                .insufficientScope, status: .forbidden, description: "the bearer token lacks the introspection scope",
+                challenge: .init(scheme: "Bearer", realm: realm, scope: Self.requiredScope)
+            )
+        }
+        guard let client = try await authenticator.registry.client(found.clientID), !client.isPublic, client.scopes.contains(Self.requiredScope) else {
+            throw fail
+        }
+        return IntrospectionCaller(clientID: client.id, audiences: client.introspectionAudiences)
+    }
+
     // MARK: Introspection
 
     /// What the checks found about a token before the caller's view is applied.
