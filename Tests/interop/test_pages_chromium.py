@@ -18,6 +18,7 @@ from browser import create_account, pkce_pair, totp, totp_step
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -89,7 +90,17 @@ def click_and_wait(driver, element, timeout=20):
     that what follows never reads the page being left."""
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old))
+
+    def replaced(_):
+        try:
+            return expected_conditions.staleness_of(old)(driver)
+        except WebDriverException as error:
+            # Chromium sometimes reports a node of the page just left this way rather than as stale.
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+
+    WebDriverWait(driver, timeout).until(replaced)
 
 
 def sign_in(driver, username, password):
