@@ -40,6 +40,9 @@ if [ -z "${NEOSEC_TEST_POSTGRES_URL:-}" ]; then
             -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c max_connections=200" start >/dev/null
         run_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U neosec neosec_test
         export NEOSEC_TEST_POSTGRES_URL="postgres://neosec@127.0.0.1:$PG_PORT/neosec_test?sslmode=disable"
+        # A login role without rights of its own: the Introspection Service's read-only role.
+        run_pg "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U neosec -d neosec_test -c "CREATE ROLE neosec_reader LOGIN" >/dev/null
+        export NEOSEC_TEST_POSTGRES_READER_URL="postgres://neosec_reader@127.0.0.1:$PG_PORT/neosec_test?sslmode=disable"
     else
         log "PostgreSQL server not installed: storage tests run on SQLite only"
     fi

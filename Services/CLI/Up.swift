@@ -15,8 +15,8 @@ struct Up: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Where the SQLite stores and development secrets live.")
     var dataDirectory = "./.neosec"
 
-    @Option(name: .customLong("postgres"), help: "Use PostgreSQL at this postgres:// URL instead of SQLite.")
-    var postgresURL: String?
+    @Option(name: .customLong("postgres"), help: "Use PostgreSQL at this postgres:// URL instead of SQLite (default: NEOSEC_DATABASE_URL).")
+    var postgresOption: String?
 
     @Option(help: "Seconds to wait for every service to report ready.")
     var readyTimeout = 60
@@ -46,6 +46,7 @@ struct Up: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
+        let postgresURL = postgresOption ?? environment["NEOSEC_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         let ports = ServiceName.allCases.map { service in
             (service, Int(environment["NEOSEC_\(service.shortName.uppercased())_PORT"] ?? "") ?? service.defaultPort)
         }

@@ -68,15 +68,21 @@ public struct IntrospectService: NeoSecService {
     }
 
     /// Opens the Token Service's store read-only. Under `neosec up` both services start
-    /// together, so the SQLite file may not exist yet: retry for a while before giving up.
+    /// together, so the store may not exist yet (the SQLite file, or the tables and grants in
+    /// PostgreSQL): retry for a while before giving up.
+    ///
+    /// With `NEOSEC_INTROSPECT_TOKEN_STORE_URL` the store is read through that PostgreSQL role,
+    /// which must be able to read `TokenIntrospector.readTables` and write none of them: a role
+    /// with write rights stops start-up. Without it, PostgreSQL is read through the service's own
+    /// connection and only this process's read-only guard keeps it from writing.
     static func openTokenStore(_ environment: ServiceEnvironment) async throws -> any SQLDatabase {
         let deadline = ContinuousClock.now + tokenStoreWait
         var logged = false
         while true {
             do {
-                return try ServiceRuntime.openDatabase(
-                    owner: ServiceName.token.shortName, config: environment.config, readOnly: true, logger: environment.logger
-                )
+                return try await openTokenStoreOnce(environment)
+            } catch let error as ConfigError {
+                throw error
             } catch {
                 guard ContinuousClock.now < deadline else { throw error }
                 if !logged {
@@ -85,6 +91,36 @@ public struct IntrospectService: NeoSecService {
                 }
                 try await Task.sleep(for: .milliseconds(250))
             }
+        }
+    }
+
+    static func openTokenStoreOnce(_ environment: ServiceEnvironment) async throws -> any SQLDatabase {
+        let config = environment.config
+        guard let readerURL = config.introspectTokenStoreURL else {
+            let store = try ServiceRuntime.openDatabase(owner: ServiceName.token.shortName, config: config, readOnly: true, logger: environment.logger)
+            if store is PostgresDatabase {
+                environment.logger.notice("token store read with the service's own PostgreSQL role; set NEOSEC_INTROSPECT_TOKEN_STORE_URL to a read-only role")
+            }
+            return store
+        }
+        let store = try PostgresDatabase(
+            url: try PostgresURL(parsing: readerURL), schema: "neosec_\(ServiceName.token.shortName)", readOnly: true, logger: environment.logger
+        )
+        do {
+            let granted = try await store.privileges(on: TokenIntrospector.readTables)
+            guard granted.writable.isEmpty else {
+                throw ConfigError(
+                    "NEOSEC_INTROSPECT_TOKEN_STORE_URL's role may write to \(granted.writable.sorted().joined(separator: ", ")): give the Introspection Service a role with SELECT only"
+                )
+            }
+            let missing = Set(TokenIntrospector.readTables).subtracting(granted.readable)
+            guard missing.isEmpty else {
+                throw StorageError(description: "the reader role cannot read \(missing.sorted().joined(separator: ", ")) yet (NEOSEC_TOKEN_STORE_READER_ROLE at the Token Service)")
+            }
+            return store
+        } catch {
+            try? await store.close()
+            throw error
         }
     }
 

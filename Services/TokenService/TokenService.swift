@@ -53,6 +53,20 @@ public struct TokenService: NeoSecService {
         registrations = SQLRegistrationStore(environment.database)
         devices = SQLDeviceAuthorizationStore(environment.database)
         backchannel = SQLBackchannelStore(environment.database)
+        try await Self.grantReader(environment)
+    }
+
+    /// `NEOSEC_TOKEN_STORE_READER_ROLE`: with PostgreSQL, the role the Introspection Service
+    /// connects as may read `TokenIntrospector.readTables` and nothing else (the keys, codes,
+    /// consents and registrations stay out of its reach).
+    static func grantReader(_ environment: ServiceEnvironment) async throws {
+        guard let role = environment.config.tokenStoreReaderRole else { return }
+        guard let postgres = environment.database as? PostgresDatabase else {
+            environment.logger.warning("NEOSEC_TOKEN_STORE_READER_ROLE is ignored: the token store is SQLite (the Introspection Service opens it read-only)")
+            return
+        }
+        try await postgres.grantRead(TokenIntrospector.readTables, to: role)
+        environment.logger.info("token store readable by role", metadata: ["role": .string(role), "tables": .string(TokenIntrospector.readTables.joined(separator: ","))])
     }
 
     /// Expired challenges, codes, tokens and single-use identifiers go once a minute.

@@ -115,6 +115,52 @@ public final class PostgresDatabase: SQLDatabase {
         _ = try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE"), logger: logger)
     }
 
+    // MARK: - Roles
+
+    /// Whether `name` may be spliced into SQL as a role name: `[a-z_][a-z0-9_]*`, at most 63
+    /// bytes (PostgreSQL's identifier limit), so no quoting is needed and none can be escaped.
+    public static func isSafeIdentifier(_ name: String) -> Bool {
+        guard let first = name.utf8.first, name.utf8.count <= 63, first == 95 || (first >= 97 && first <= 122) else { return false }
+        return name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+    }
+
+    /// Lets `role` read `tables` of this schema, and nothing more: `USAGE` on the schema and
+    /// `SELECT` on each table (idempotent; run after migrations so that new tables are covered).
+    /// The role must exist; creating it is the operator's business (it needs `CREATEROLE`).
+    public func grantRead(_ tables: [String], to role: String) async throws {
+        guard !isReadOnly else { throw StorageError.readOnly }
+        guard Self.isSafeIdentifier(role) else { throw StorageError(description: "role name must be [a-z_][a-z0-9_]*") }
+        guard tables.allSatisfy(Self.isSafeIdentifier) else { throw StorageError(description: "table names must be [a-z_][a-z0-9_]*") }
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "GRANT USAGE ON SCHEMA \(self.schema) TO \(role)"), logger: self.logger)
+            let list = tables.map { "\(self.schema).\($0)" }.joined(separator: ", ")
+            try await connection.query(PostgresQuery(unsafeSQL: "GRANT SELECT ON \(list) TO \(role)"), logger: self.logger)
+        }
+    }
+
+    /// What the connecting role may do with `tables` of this schema: the tables it can read,
+    /// and those it could change (any of `INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`). A missing
+    /// table or schema throws (PostgreSQL's error).
+    public func privileges(on tables: [String]) async throws -> (readable: Set<String>, writable: Set<String>) {
+        var readable: Set<String> = []
+        var writable: Set<String> = []
+        for table in tables {
+            let rows = try await client.query(
+                Self.postgresQuery(
+                    SQLStatement(
+                        "SELECT has_table_privilege(?, 'SELECT') AS r, has_table_privilege(?, 'INSERT, UPDATE, DELETE, TRUNCATE') AS w",
+                        [.text(self.table(table)), .text(self.table(table))]
+                    )
+                ),
+                logger: logger
+            )
+            guard let row = try await Self.collect(rows).first else { throw StorageError.corrupt("has_table_privilege") }
+            if try row.integer("r") == 1 { readable.insert(table) }
+            if try row.integer("w") == 1 { writable.insert(table) }
+        }
+        return (readable, writable)
+    }
+
     // MARK: - Conversions
 
     /// Rewrites `?` placeholders as `$1, $2, …`. Statements are written by us and never contain

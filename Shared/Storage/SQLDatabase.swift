@@ -136,6 +136,8 @@ extension SQLDatabase {
 public struct StorageError: Error, Sendable, CustomStringConvertible {
     public let description: String
 
+    public init(description: String) { self.description = description }
+
     public static func corrupt(_ column: String) -> StorageError { StorageError(description: "unexpected value in column \(column)") }
     public static let readOnly = StorageError(description: "store is read-only")
     public static func invalidURL(_ why: String) -> StorageError { StorageError(description: "invalid database URL: \(why)") }

@@ -28,6 +28,21 @@ public enum TestBackend: String, Sendable, CaseIterable {
         return (value?.isEmpty ?? true) ? nil : value
     }
 
+    /// A login role of the same PostgreSQL server with no rights of its own
+    /// (`NEOSEC_TEST_POSTGRES_READER_URL`; `scripts/test.sh` creates `neosec_reader`), for the
+    /// read-only role of the Introspection Service.
+    public static var postgresReaderURL: String? {
+        let value = ProcessInfo.processInfo.environment["NEOSEC_TEST_POSTGRES_READER_URL"]
+        if value?.isEmpty ?? true {
+            precondition(
+                postgresURL == nil || ProcessInfo.processInfo.environment["NEOSEC_REQUIRE_POSTGRES"] != "1",
+                "NEOSEC_REQUIRE_POSTGRES=1 but NEOSEC_TEST_POSTGRES_READER_URL is not set"
+            )
+            return nil
+        }
+        return value
+    }
+
     /// SQLite, plus PostgreSQL when configured. When `NEOSEC_REQUIRE_POSTGRES=1` (CI) a missing
     /// server is a failure, not a quiet skip.
     public static var available: [TestBackend] {

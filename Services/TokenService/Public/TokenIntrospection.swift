@@ -36,6 +36,9 @@ public struct TokenIntrospector: Sendable {
     /// Client authentication methods the introspection endpoint accepts (public clients cannot
     /// introspect).
     public static let authMethods: [String] = ClientAuthMethod.allCases.filter { $0 != ClientAuthMethod.none }.map(\.rawValue)
+    /// The Token Service's tables the introspector reads (clients to authenticate callers, issued
+    /// tokens, subject revocations): all a read-only PostgreSQL role needs.
+    public static let readTables = ["clients", "issued_tokens", "subject_revocations"]
     /// Tokens issued up to this far in the future (clock skew) are still accepted.
     static let issuedAtSkew: Int64 = 60
 

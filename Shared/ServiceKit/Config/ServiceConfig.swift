@@ -2,6 +2,7 @@ public import Configuration
 public import Foundation
 public import JOSE
 public import Logging
+import Storage
 import SystemPackage
 public import WireModels
 
@@ -58,6 +59,14 @@ public struct ServiceConfig: Sendable {
     /// `POST /api/documents/{id}/print` exchanges the caller's token (RFC 8693) for one audienced
     /// to it and calls it on the caller's behalf, with the same client as above.
     public var printServiceURL: URL? = nil
+    /// PostgreSQL role the Token Service lets read the tables the Introspection Service needs
+    /// (`NEOSEC_TOKEN_STORE_READER_ROLE`): granted `USAGE` on `neosec_token` and `SELECT` on
+    /// those tables at every start, after migrations. Ignored with SQLite.
+    public var tokenStoreReaderRole: String? = nil
+    /// The Introspection Service's connection to the Token Service's PostgreSQL schema
+    /// (`NEOSEC_INTROSPECT_TOKEN_STORE_URL`): a role with read rights only (the one above). When
+    /// set, start-up checks that this role cannot write and refuses to run if it can.
+    public var introspectTokenStoreURL: String? = nil
     /// Fetching client-supplied URLs (`jwks_uri`, `sector_identifier_uri`):
     /// `NEOSEC_TOKEN_OUTBOUND_FETCH` = `on` (public https only, default), `off` (such metadata is
     /// refused), or `loopback` (development only: loopback destinations too, for local tests).
@@ -262,6 +271,14 @@ public struct ServiceConfig: Sendable {
         guard (10...1_800).contains(config.deviceCodeLifetime) else { throw ConfigError("NEOSEC_TOKEN_DEVICE_CODE_LIFETIME must be 10 to 1800 seconds") }
         config.devicePollInterval = reader.int(forKey: "neosec.token.device.poll.interval", default: 5)
         guard (1...60).contains(config.devicePollInterval) else { throw ConfigError("NEOSEC_TOKEN_DEVICE_POLL_INTERVAL must be 1 to 60 seconds") }
+        if let role = reader.string(forKey: "neosec.token.store.reader.role"), !role.isEmpty {
+            guard PostgresDatabase.isSafeIdentifier(role) else { throw ConfigError("NEOSEC_TOKEN_STORE_READER_ROLE must be a role name of [a-z_][a-z0-9_]*") }
+            config.tokenStoreReaderRole = role
+        }
+        if let url = reader.string(forKey: "neosec.introspect.token.store.url", isSecret: true), !url.isEmpty {
+            do { _ = try PostgresURL(parsing: url) } catch { throw ConfigError("NEOSEC_INTROSPECT_TOKEN_STORE_URL is not a postgres:// URL") }
+            config.introspectTokenStoreURL = url
+        }
         if let print = reader.string(forKey: "neosec.resource.print.url"), !print.isEmpty {
             guard let url = URL(string: print), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil, url.fragment == nil else {
                 throw ConfigError("NEOSEC_RESOURCE_PRINT_URL is not an http(s) URL")
