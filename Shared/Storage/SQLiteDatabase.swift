@@ -7,6 +7,8 @@ public final class SQLiteDatabase: SQLDatabase {
     public let dialect = SQLDialect.sqlite
     public let isReadOnly: Bool
     private let pool: DatabasePool
+    /// Writes go through group commit: one transaction (one fsync) for all writes queued together.
+    private let writer: GroupCommit
 
     /// Opens (and, unless read-only, creates) the database file at `path`.
     public init(path: String, readOnly: Bool = false) throws {
@@ -21,6 +23,7 @@ public final class SQLiteDatabase: SQLDatabase {
         configuration.foreignKeysEnabled = true
         self.isReadOnly = readOnly
         self.pool = try DatabasePool(path: path, configuration: configuration)
+        self.writer = GroupCommit(pool: pool)
         if !readOnly {
             // DatabasePool turns WAL on with synchronous=NORMAL, which may lose the last commits on
             // power loss. Committed grants and revocations must survive that: fsync every commit.
@@ -34,7 +37,7 @@ public final class SQLiteDatabase: SQLDatabase {
 
     public func execute(_ statement: SQLStatement) async throws {
         guard !isReadOnly else { throw StorageError.readOnly }
-        try await pool.write { db in
+        try await writer.write { db in
             try db.execute(sql: statement.sql, arguments: Self.arguments(statement.arguments))
         }
     }
@@ -45,14 +48,14 @@ public final class SQLiteDatabase: SQLDatabase {
             return try await pool.read { db in try Self.fetch(db, statement) }
         }
         guard !isReadOnly else { throw StorageError.readOnly }
-        return try await pool.write { db in try Self.fetch(db, statement) }
+        return try await writer.write { db in try Self.fetch(db, statement) }
     }
 
     @discardableResult
     public func transaction(_ statements: [SQLStatement]) async throws -> [[SQLRow]] {
         guard !isReadOnly else { throw StorageError.readOnly }
-        // `write` wraps the closure in a transaction and rolls back if it throws.
-        return try await pool.write { db in
+        // One savepoint of a group transaction: rolled back alone if any statement throws.
+        return try await writer.write { db in
             try statements.map { try Self.fetch(db, $0) }
         }
     }

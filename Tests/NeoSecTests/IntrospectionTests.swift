@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import IntrospectService
+@testable import IntrospectService
 import JOSE
 import NIOCore
 import NeoSecTesting
@@ -301,6 +301,46 @@ struct IntrospectionTests {
             try await h.expectInactive(opaque, as: rs)
             try await h.expectInactive(jwt, as: rs)
         }
+    }
+
+    /// The answer filed under the caller's exact credentials serves only those credentials,
+    /// never a request that would fail authentication or carry another method, and never past
+    /// the first answer's expiry.
+    @Test func answersCachedByCredentialsServeOnlyThoseCredentials() async throws {
+        try await run { h in
+            let rs = try await h.register(Self.resourceServer)
+            let other = try await h.register(Self.otherResourceServer)
+            let issuer = try await h.register(Self.opaqueClient)
+            let token = try await h.clientCredentials(issuer, extra: "&resource=\(Self.encode(Self.api))")
+            let first = try await h.introspect("token=\(token)", auth: Self.basic(rs.id, rs.secret))
+            #expect(first.json["active"] as? Bool == true)
+            let again = try await h.introspect("token=\(token)&token_type_hint=access_token", auth: Self.basic(rs.id, rs.secret))
+            #expect(again.status == .ok && again.body == first.body)
+            #expect(again.headers[.cacheControl] == "no-store" && again.headers[.contentType] == "application/json")
+            // Other credentials, wrong credentials, a second method: the full path, as before.
+            #expect(try await h.introspect(token, as: other)["active"] as? Bool == false)
+            let wrong = try await h.introspect("token=\(token)", auth: Self.basic(rs.id, rs.secret + "x"))
+            #expect(wrong.status == .unauthorized)
+            let twoMethods = try await h.introspect("token=\(token)&client_id=\(rs.id)&client_secret=\(rs.secret)", auth: Self.basic(rs.id, rs.secret))
+            #expect(twoMethods.status == .badRequest)
+            #expect(twoMethods.json["error"] as? String == "invalid_request")
+            let missing = try await h.introspect("token_type_hint=access_token", auth: Self.basic(rs.id, rs.secret))
+            #expect(missing.status == .badRequest)
+            // Revoked: the credential-keyed answer expires with the first one (5 s), not later,
+            // though it was filed again on the second request.
+            try await h.revoke(token, by: issuer)
+            h.time.advance(by: 3)
+            #expect(try await h.introspect(token, as: rs)["active"] as? Bool == true)
+            h.time.advance(by: 2.5)
+            try await h.expectInactive(token, as: rs)
+        }
+    }
+
+    @Test func cacheKeysOfCallersAndOfCredentialsNeverCoincide() {
+        let token = "neo_at_abc"
+        #expect(IntrospectionCache.key(token: token, caller: "rs") != IntrospectionCache.credentialKey(authorization: "rs", token: token))
+        #expect(IntrospectionCache.key(token: token, caller: "rs") != IntrospectionCache.key(token: token, caller: "rs2"))
+        #expect(IntrospectionCache.credentialKey(authorization: "Basic a", token: token) != IntrospectionCache.credentialKey(authorization: "Basic b", token: token))
     }
 
     @Test func expiredTokensAreInactive() async throws {

@@ -142,6 +142,51 @@ struct StorageTests {
         }
     }
 
+    /// Concurrent writes share transactions (SQLite's group commit); each still succeeds or fails
+    /// on its own, and a multi-statement transaction stays all-or-nothing inside a group.
+    @Test(arguments: TestBackend.available)
+    func concurrentWritesCommitIndependently(_ backend: TestBackend) async throws {
+        try await withDatabase(backend) { (db: any SQLDatabase) async throws in
+            let extra = Migration(id: "group-001") { m in ["CREATE TABLE \(m.table("g")) (id INTEGER PRIMARY KEY, v TEXT NOT NULL)"] }
+            try await db.migrate(Self.migrations + [extra])
+            let table = db.table("g")
+            try await db.execute("INSERT INTO \(table) (id, v) VALUES (0, 'seed')")
+            let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+                for i in 1...300 {
+                    group.addTask {
+                        do {
+                            switch i % 3 {
+                            case 0:
+                                // Fails on the second statement (id 0 exists): neither row stays.
+                                try await db.transaction([
+                                    SQLStatement("INSERT INTO \(table) (id, v) VALUES (?, 'tx')", [.integer(Int64(i))]),
+                                    SQLStatement("INSERT INTO \(table) (id, v) VALUES (0, 'dup')"),
+                                ])
+                            case 1:
+                                try await db.execute("INSERT INTO \(table) (id, v) VALUES (?, 'one')", [.integer(Int64(i))])
+                            default:
+                                let rows = try await db.query("INSERT INTO \(table) (id, v) VALUES (?, 'ret') RETURNING id", [.integer(Int64(i))])
+                                #expect(try rows.first?.integer("id") == Int64(i))
+                            }
+                            return (i, true)
+                        } catch {
+                            return (i, false)
+                        }
+                    }
+                }
+                var all: [Int: Bool] = [:]
+                for try await (i, ok) in group { all[i] = ok }
+                return all
+            }
+            #expect(outcomes.count == 300)
+            for (i, ok) in outcomes { #expect(ok == (i % 3 != 0), "\(i)") }
+            let rows = try await db.query("SELECT id, v FROM \(table) ORDER BY id")
+            let ids = try rows.map { try $0.integer("id") }
+            #expect(ids == [0] + (1...300).filter { $0 % 3 != 0 }.map(Int64.init))
+            #expect(try rows.first?.text("v") == "seed")
+        }
+    }
+
     @Test func readOnlySQLiteRefusesWrites() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -44,10 +44,30 @@ struct IntrospectionEndpoint {
         }
     }
 
+    /// Parameters a request may carry and still be answered from the credential-keyed cache:
+    /// anything else (a second client authentication method, an assertion) takes the full path.
+    static let fastPathParameters: Set<String> = ["token", "token_type_hint"]
+
     func register(on router: Router<NeoSecRequestContext>) {
         router.post(RouterPath(stringLiteral: Self.path)) { request, context in
             var request = request
             let form = try await request.formParameters(limit: bodyLimit)
+            let wantsJWT = Self.wantsJWT(request.headers[.accept])
+            // The same credentials asked about the same token within the answer's lifetime: the
+            // answer they were given, without authenticating them again (they authenticated when
+            // it was filed; a client deleted or re-keyed since is seen within the same 5 s bound
+            // as a revoked token). Not for signed answers (fresh `iat`) or client assertions.
+            var credentialKey: IntrospectionCache.Key?
+            if !wantsJWT, let authorization = request.headers[.authorization], let token = form["token"], !token.isEmpty,
+                form.names.allSatisfy(Self.fastPathParameters.contains)
+            {
+                let key = IntrospectionCache.credentialKey(authorization: authorization, token: token)
+                if let cached = cache.lookup(key) {
+                    context.logger.info("token introspected", metadata: ["client_id": .string(cached.clientID ?? ""), "active": .stringConvertible(cached.result.active)])
+                    return Response.json(encoded: cached.json)
+                }
+                credentialKey = key
+            }
             let caller: IntrospectionCaller
             if let bearer = Self.bearer(request) {
                 caller = try await introspector.authenticateBearer(bearer, audiences: bearerAudiences)
@@ -56,18 +76,19 @@ struct IntrospectionEndpoint {
             }
             guard let clientID = caller.clientID else { throw OAuthError.serverError }
             let token = try form.require("token")
-            let result: IntrospectionResult
+            let answer: IntrospectionCache.Answer
             do {
-                result = try await cache.result(token: token, caller: clientID) { try await introspector.introspect(token, caller: caller) }
+                answer = try await cache.answer(token: token, caller: clientID, clientID: clientID) { try await introspector.introspect(token, caller: caller) }
             } catch {
                 context.logger.error("introspection failed", metadata: ["error_type": .string(String(reflecting: type(of: error)))])
                 throw OAuthError(.temporarilyUnavailable, status: .serviceUnavailable, description: "introspection is unavailable; retry")
             }
-            context.logger.info("token introspected", metadata: ["client_id": .string(clientID), "active": .stringConvertible(result.active)])
-            if Self.wantsJWT(request.headers[.accept]) {
-                return try await signedResponse(result, audience: clientID)
+            if let credentialKey { cache.store(answer, key: credentialKey) }
+            context.logger.info("token introspected", metadata: ["client_id": .string(clientID), "active": .stringConvertible(answer.result.active)])
+            if wantsJWT {
+                return try await signedResponse(answer.result, audience: clientID)
             }
-            return try Response.json(result)
+            return Response.json(encoded: answer.json)
         }
     }
 

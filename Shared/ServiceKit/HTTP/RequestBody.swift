@@ -1,7 +1,7 @@
 public import Foundation
 import HTTPTypes
 public import Hummingbird
-import NIOCore
+public import NIOCore
 
 extension Request {
     /// The media type of the body, lower-cased, without parameters.
@@ -67,11 +67,21 @@ extension Response {
     /// A JSON response. `cacheControl` defaults to `no-store`: most of what an authorization
     /// server answers must not be cached.
     public static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, cacheControl: String = "no-store", extraHeaders: HTTPFields = [:]) throws -> Response {
+        json(encoded: try jsonBuffer(value), status: status, cacheControl: cacheControl, extraHeaders: extraHeaders)
+    }
+
+    /// `value` as the JSON bytes `json(_:)` sends (sorted keys, unescaped slashes).
+    public static func jsonBuffer<T: Encodable>(_ value: T) throws -> ByteBuffer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return ByteBuffer(bytes: try encoder.encode(value))
+    }
+
+    /// A JSON response from bytes encoded beforehand (a cached answer).
+    public static func json(encoded: ByteBuffer, status: HTTPResponse.Status = .ok, cacheControl: String = "no-store", extraHeaders: HTTPFields = [:]) -> Response {
         var headers = extraHeaders
         headers[.contentType] = "application/json"
         headers[.cacheControl] = cacheControl
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: encoded))
     }
 }
