@@ -46,4 +46,4 @@ run() {
 run "no-op route (GET /health/live)" noop.lua /health/live
 run "client_credentials, JWT access token (ES256, the default)" client_credentials.lua /oauth2/token "$JWT_AUTH"
 run "client_credentials, JWT access token (RS256)" client_credentials.lua /oauth2/token "$RSA_AUTH"
-run "client_credentials, opaque access token (stored hash, SQLite synchronous=FULL)" client_credentials.lua /oauth2/token "$OPAQUE_AUTH"
+run "client_credentials, opaque access token (stored hash, SQLite synchronous=FULL, group commit)" client_credentials.lua /oauth2/token "$OPAQUE_AUTH"

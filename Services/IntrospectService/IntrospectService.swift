@@ -107,10 +107,16 @@ public struct IntrospectService: NeoSecService {
             url: try PostgresURL(parsing: readerURL), schema: "neosec_\(ServiceName.token.shortName)", readOnly: true, logger: environment.logger
         )
         do {
-            let granted = try await store.privileges(on: TokenIntrospector.readTables)
+            let granted = try await store.privileges()
             guard granted.writable.isEmpty else {
                 throw ConfigError(
                     "NEOSEC_INTROSPECT_TOKEN_STORE_URL's role may write to \(granted.writable.sorted().joined(separator: ", ")): give the Introspection Service a role with SELECT only"
+                )
+            }
+            let beyond = granted.readable.subtracting(TokenIntrospector.readTables)
+            guard beyond.isEmpty else {
+                throw ConfigError(
+                    "NEOSEC_INTROSPECT_TOKEN_STORE_URL's role may read \(beyond.sorted().joined(separator: ", ")): grant it SELECT on \(TokenIntrospector.readTables.joined(separator: ", ")) only"
                 )
             }
             let missing = Set(TokenIntrospector.readTables).subtracting(granted.readable)

@@ -63,23 +63,25 @@ final class GroupCommit: Sendable {
         }
     }
 
-    /// On GRDB's writer: transactions of queued jobs until the queue is empty.
+    /// On GRDB's writer: one transaction of queued jobs, then, if more are queued, another turn
+    /// behind whatever else waits for the writer (migrations, close), so none of it starves.
     private func drain(_ db: Database) {
-        while true {
-            let jobs = state.withLock { state -> [Job] in
-                guard !state.pending.isEmpty else {
-                    state.draining = false
-                    return []
-                }
-                let count = min(state.pending.count, Self.maximumBatch)
-                let batch = Array(state.pending.prefix(count))
-                state.pending.removeFirst(count)
-                return batch
-            }
-            guard !jobs.isEmpty else { return }
-            let outcomes = Self.commit(jobs, in: db)
-            for (job, outcome) in zip(jobs, outcomes) { job.finish(outcome) }
+        let jobs = state.withLock { state -> [Job] in
+            let count = min(state.pending.count, Self.maximumBatch)
+            let batch = Array(state.pending.prefix(count))
+            state.pending.removeFirst(count)
+            return batch
         }
+        let outcomes = Self.commit(jobs, in: db)
+        for (job, outcome) in zip(jobs, outcomes) { job.finish(outcome) }
+        let more = state.withLock { state -> Bool in
+            guard !state.pending.isEmpty else {
+                state.draining = false
+                return false
+            }
+            return true
+        }
+        if more { pool.asyncWriteWithoutTransaction { db in self.drain(db) } }
     }
 
     /// One transaction for `jobs`: each job's error, or the transaction's for all of them.

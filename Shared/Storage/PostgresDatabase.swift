@@ -118,43 +118,59 @@ public final class PostgresDatabase: SQLDatabase {
     // MARK: - Roles
 
     /// Whether `name` may be spliced into SQL as a role name: `[a-z_][a-z0-9_]*`, at most 63
-    /// bytes (PostgreSQL's identifier limit), so no quoting is needed and none can be escaped.
+    /// bytes (PostgreSQL's identifier limit), so no quoting is needed and none can be escaped;
+    /// not `public` (every role) nor another reserved role name.
     public static func isSafeIdentifier(_ name: String) -> Bool {
+        guard isPlainIdentifier(name) else { return false }
+        return !["public", "none", "current_user", "current_role", "session_user", "user"].contains(name) && !name.hasPrefix("pg_")
+    }
+
+    static func isPlainIdentifier(_ name: String) -> Bool {
         guard let first = name.utf8.first, name.utf8.count <= 63, first == 95 || (first >= 97 && first <= 122) else { return false }
         return name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
     }
 
     /// Lets `role` read `tables` of this schema, and nothing more: `USAGE` on the schema and
-    /// `SELECT` on each table (idempotent; run after migrations so that new tables are covered).
+    /// `SELECT` on each table (idempotent; run after migrations so that new tables are covered;
+    /// under the migrations' advisory lock, so replicas starting together do not collide).
     /// The role must exist; creating it is the operator's business (it needs `CREATEROLE`).
     public func grantRead(_ tables: [String], to role: String) async throws {
         guard !isReadOnly else { throw StorageError.readOnly }
-        guard Self.isSafeIdentifier(role) else { throw StorageError(description: "role name must be [a-z_][a-z0-9_]*") }
-        guard tables.allSatisfy(Self.isSafeIdentifier) else { throw StorageError(description: "table names must be [a-z_][a-z0-9_]*") }
+        guard Self.isSafeIdentifier(role) else { throw StorageError(description: "role name must be [a-z_][a-z0-9_]* and not a reserved name") }
+        guard tables.allSatisfy(Self.isPlainIdentifier) else { throw StorageError(description: "table names must be [a-z_][a-z0-9_]*") }
+        let lockKey = Int64(bitPattern: Self.fnv1a(schema))
         try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(Self.postgresQuery(SQLStatement("SELECT pg_advisory_xact_lock(?)", [.integer(lockKey)])), logger: self.logger)
             try await connection.query(PostgresQuery(unsafeSQL: "GRANT USAGE ON SCHEMA \(self.schema) TO \(role)"), logger: self.logger)
             let list = tables.map { "\(self.schema).\($0)" }.joined(separator: ", ")
             try await connection.query(PostgresQuery(unsafeSQL: "GRANT SELECT ON \(list) TO \(role)"), logger: self.logger)
         }
     }
 
-    /// What the connecting role may do with `tables` of this schema: the tables it can read,
-    /// and those it could change (any of `INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`). A missing
-    /// table or schema throws (PostgreSQL's error).
-    public func privileges(on tables: [String]) async throws -> (readable: Set<String>, writable: Set<String>) {
+    /// What the connecting role may do with the tables of this schema: those it can read, and
+    /// those it could change in any way — a table or column privilege to insert, update, delete,
+    /// truncate, reference or add triggers (a trigger runs as the owner), or membership in the
+    /// owning role (`SET ROLE` would give everything). A superuser may change all of them.
+    public func privileges() async throws -> (readable: Set<String>, writable: Set<String>) {
+        let rows = try await query(
+            SQLStatement(
+                """
+                SELECT c.relname AS t,
+                    has_table_privilege(c.oid, 'SELECT') AS r,
+                    (has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                        OR has_any_column_privilege(c.oid, 'INSERT, UPDATE, REFERENCES')
+                        OR pg_has_role(c.relowner, 'MEMBER')
+                        OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)) AS w
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = ? AND c.relkind IN ('r', 'p')
+                """,
+                [.text(schema)]
+            )
+        )
         var readable: Set<String> = []
         var writable: Set<String> = []
-        for table in tables {
-            let rows = try await client.query(
-                Self.postgresQuery(
-                    SQLStatement(
-                        "SELECT has_table_privilege(?, 'SELECT') AS r, has_table_privilege(?, 'INSERT, UPDATE, DELETE, TRUNCATE') AS w",
-                        [.text(self.table(table)), .text(self.table(table))]
-                    )
-                ),
-                logger: logger
-            )
-            guard let row = try await Self.collect(rows).first else { throw StorageError.corrupt("has_table_privilege") }
+        for row in rows {
+            let table = try row.text("t")
             if try row.integer("r") == 1 { readable.insert(table) }
             if try row.integer("w") == 1 { writable.insert(table) }
         }

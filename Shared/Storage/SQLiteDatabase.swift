@@ -38,7 +38,7 @@ public final class SQLiteDatabase: SQLDatabase {
     public func execute(_ statement: SQLStatement) async throws {
         guard !isReadOnly else { throw StorageError.readOnly }
         try await writer.write { db in
-            try db.execute(sql: statement.sql, arguments: Self.arguments(statement.arguments))
+            try Self.prepared(db, statement).execute(arguments: Self.arguments(statement.arguments))
         }
     }
 
@@ -103,8 +103,14 @@ public final class SQLiteDatabase: SQLDatabase {
         })
     }
 
+    /// Our statements are a fixed set, so each is prepared once per connection and kept; those
+    /// with long `IN (?, …)` lists, whose text varies with their length, are not kept.
+    private static func prepared(_ db: Database, _ statement: SQLStatement) throws -> Statement {
+        statement.arguments.count <= 16 ? try db.cachedStatement(sql: statement.sql) : try db.makeStatement(sql: statement.sql)
+    }
+
     private static func fetch(_ db: Database, _ statement: SQLStatement) throws -> [SQLRow] {
-        let rows = try Row.fetchAll(db, sql: statement.sql, arguments: arguments(statement.arguments))
+        let rows = try Row.fetchAll(prepared(db, statement), arguments: arguments(statement.arguments))
         return rows.map { row in
             var values: [String: SQLValue] = [:]
             for (column, dbValue) in row {

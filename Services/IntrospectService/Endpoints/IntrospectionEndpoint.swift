@@ -53,12 +53,15 @@ struct IntrospectionEndpoint {
             var request = request
             let form = try await request.formParameters(limit: bodyLimit)
             let wantsJWT = Self.wantsJWT(request.headers[.accept])
-            // The same credentials asked about the same token within the answer's lifetime: the
-            // answer they were given, without authenticating them again (they authenticated when
-            // it was filed; a client deleted or re-keyed since is seen within the same 5 s bound
-            // as a revoked token). Not for signed answers (fresh `iat`) or client assertions.
+            // The same client secret asked about the same token within the answer's lifetime:
+            // the answer it was given, without authenticating it again (it authenticated when the
+            // answer was filed). A client deleted or re-keyed since is refused within 10 s (5 s of
+            // the client registry's cache, then at most 5 s of this answer); a token revoked
+            // since, within 5 s as always. Only `client_secret_basic`: not bearer callers (their
+            // token has its own expiry), client assertions (single use) or signed answers
+            // (fresh `iat`).
             var credentialKey: IntrospectionCache.Key?
-            if !wantsJWT, let authorization = request.headers[.authorization], let token = form["token"], !token.isEmpty,
+            if !wantsJWT, let authorization = request.headers[.authorization], Self.isBasic(authorization), let token = form["token"], !token.isEmpty,
                 form.names.allSatisfy(Self.fastPathParameters.contains)
             {
                 let key = IntrospectionCache.credentialKey(authorization: authorization, token: token)
@@ -90,6 +93,12 @@ struct IntrospectionEndpoint {
             }
             return Response.json(encoded: answer.json)
         }
+    }
+
+    /// Whether `header` uses the Basic scheme (RFC 7617; the scheme name is case-insensitive).
+    static func isBasic(_ header: String) -> Bool {
+        let scheme = header.utf8.prefix(6)
+        return scheme.count == 6 && String(decoding: scheme, as: UTF8.self).lowercased() == "basic "
     }
 
     /// The credential of `Authorization: Bearer …`, if that is the scheme used.

@@ -8,8 +8,10 @@ public import JOSE
 public import Logging
 import Metrics
 import NIOCore
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 public import Storage
 public import WireModels
 
@@ -185,6 +187,7 @@ public enum ServiceRuntime {
     ///   so that the supervisor can tell a clean stop from a crash.
     public static func main<S: NeoSecService>(_ type: S.Type, supervised: Bool = false) async {
         if supervised { signal(SIGINT, SIG_IGN) }
+        installExecutor()
         let config: ServiceConfig
         do {
             config = try await ServiceConfig.load(service: S.name)
@@ -206,6 +209,23 @@ public enum ServiceRuntime {
             exit(1)
         }
     }
+
+    /// `NEOSEC_EXECUTOR`: `swift` (default) keeps Swift concurrency's cooperative pool; `nio`
+    /// runs the global executor on SwiftNIO's event loops
+    /// (`unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor`), so a
+    /// handler continues on the thread that read its request instead of hopping to the pool and
+    /// back. Measured in docs/benchmarks.md: faster for CPU-heavy handlers (token issuance),
+    /// slower for light ones, and it relies on a runtime hook, hence opt-in. Request paths do not
+    /// block in async code (password hashing runs on NIO's thread pool, SQLite on GRDB's queues),
+    /// which that mode requires.
+    static func installExecutor() {
+        let choice = ProcessInfo.processInfo.environment["NEOSEC_EXECUTOR"] ?? "swift"
+        guard choice == "nio", !executorInstalled.exchange(true, ordering: .relaxed) else { return }
+        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    }
+
+    /// NIO's installation may run once per process (a second call is fatal).
+    private static let executorInstalled = Atomic<Bool>(false)
 
     /// Describes start-up failures without leaking: our own error types print fixed text;
     /// anything else prints its type only.
