@@ -40,26 +40,74 @@ public enum Base64URL {
         }
     }
 
-    /// Strict decoding: only the base64url alphabet, no padding, no whitespace, and a length
-    /// that a real encoding can have. Returns nil on anything else.
+    /// Strict decoding: only the base64url alphabet, no padding, no whitespace, a length that a
+    /// real encoding can have, and zero bits after the last byte. Returns nil on anything else.
     public static func decode(_ string: some StringProtocol) -> Data? {
-        var base64 = ""
-        base64.reserveCapacity(string.utf8.count + 3)
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                base64.unicodeScalars.append(Unicode.Scalar(byte))
-            case UInt8(ascii: "-"): base64.append("+")
-            case UInt8(ascii: "_"): base64.append("/")
-            default: return nil
+        decodeBytes(string).map { Data($0) }
+    }
+
+    /// As `decode(_:)`, as bytes.
+    public static func decodeBytes(_ string: some StringProtocol) -> [UInt8]? {
+        decode(string.utf8, table: urlTable, padded: false)
+    }
+
+    /// Strict decoding of standard base64 (RFC 4648 §4: `+` and `/`, `=` padding to a multiple
+    /// of four), as HTTP Basic credentials carry it (RFC 7617 §2).
+    public static func decodePadded(_ string: some StringProtocol) -> [UInt8]? {
+        decode(string.utf8, table: standardTable, padded: true)
+    }
+
+    /// Each character's 6-bit value, 0xFF for characters outside the alphabet.
+    static func table(_ alphabet: [UInt8]) -> [UInt8] {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, character) in alphabet.enumerated() { table[Int(character)] = UInt8(value) }
+        return table
+    }
+
+    static let urlTable = table(alphabet)
+    static let standardTable = table(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8))
+
+    /// Decodes in Swift (Foundation's decoder, behind a string rewrite, was on every request's
+    /// path: Basic credentials, JWS parts, DPoP proofs).
+    static func decode(_ text: some Collection<UInt8>, table: [UInt8], padded: Bool) -> [UInt8]? {
+        let input = Array(text)
+        var count = input.count
+        if padded {
+            guard count % 4 == 0 else { return nil }
+            var stripped = 0
+            while stripped < 2, count > 0, input[count - 1] == UInt8(ascii: "=") {
+                count -= 1
+                stripped += 1
             }
+            guard (4 - count % 4) % 4 == stripped else { return nil }
         }
-        switch base64.utf8.count % 4 {
-        case 0: break
-        case 2: base64 += "=="
-        case 3: base64 += "="
-        default: return nil
+        let remainder = count % 4
+        guard remainder != 1 else { return nil }
+        var output: [UInt8] = []
+        output.reserveCapacity(count / 4 * 3 + 2)
+        var index = 0
+        while index + 4 <= count {
+            let a = table[Int(input[index])], b = table[Int(input[index + 1])]
+            let c = table[Int(input[index + 2])], d = table[Int(input[index + 3])]
+            guard (a | b | c | d) & 0xC0 == 0 else { return nil }
+            let chunk = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+            output.append(UInt8(truncatingIfNeeded: chunk >> 16))
+            output.append(UInt8(truncatingIfNeeded: chunk >> 8))
+            output.append(UInt8(truncatingIfNeeded: chunk))
+            index += 4
         }
-        return Data(base64Encoded: base64)
+        switch remainder {
+        case 2:
+            let a = table[Int(input[index])], b = table[Int(input[index + 1])]
+            guard (a | b) & 0xC0 == 0, b & 0x0F == 0 else { return nil }
+            output.append(a << 2 | b >> 4)
+        case 3:
+            let a = table[Int(input[index])], b = table[Int(input[index + 1])], c = table[Int(input[index + 2])]
+            guard (a | b | c) & 0xC0 == 0, c & 0x03 == 0 else { return nil }
+            output.append(a << 2 | b >> 4)
+            output.append((b & 0x0F) << 4 | c >> 2)
+        default: break
+        }
+        return output
     }
 }

@@ -113,18 +113,23 @@ public struct SigningKey: Sendable, CustomStringConvertible {
     /// output is the same compact serialization (ES256 signatures as the 64-byte `r || s` of
     /// RFC 7518 §3.4), verified by jwt-kit and by third-party libraries in the tests.
     public func sign(_ claims: some Encodable, type: String) async throws -> String {
-        let payload = try Self.encoder.encode(claims)
-        var input = protectedHeader(type: type)
-        input.append(".")
-        input.append(Base64URL.encode(payload))
-        let bytes = Array(input.utf8)
+        try sign(payload: Array(try Self.encoder.encode(claims)), type: type)
+    }
+
+    /// Signs `payload`, the claims already encoded as a JSON object.
+    public func sign(payload: [UInt8], type: String) throws -> String {
+        var input = Array(protectedHeader(type: type).utf8)
+        input.append(UInt8(ascii: "."))
+        input.append(contentsOf: Base64URL.encode(payload).utf8)
         let signature: [UInt8]
         switch material {
-        case .p256(let key): signature = Array(try key.signature(for: bytes).rawRepresentation)
-        case .rsa(let key): signature = Array(try key.signature(for: bytes, padding: .insecurePKCS1v1_5).rawRepresentation)
-        case .ed25519(let key): signature = Array(try key.signature(for: bytes))
+        case .p256(let key): signature = Array(try key.signature(for: input).rawRepresentation)
+        case .rsa(let key): signature = Array(try key.signature(for: input, padding: .insecurePKCS1v1_5).rawRepresentation)
+        case .ed25519(let key): signature = Array(try key.signature(for: input))
         }
-        return input + "." + Base64URL.encode(signature)
+        input.append(UInt8(ascii: "."))
+        input.append(contentsOf: Base64URL.encode(signature).utf8)
+        return String(decoding: input, as: UTF8.self)
     }
 
     static let encoder: JSONEncoder = {

@@ -40,6 +40,31 @@ struct JOSETests {
         #expect(Base64URL.decode("AQ+B") == nil)
         #expect(Base64URL.decode("A") == nil)
         #expect(Base64URL.encode([0xFB, 0xFF]) == "-_8")
+        // Bits after the last byte must be zero (RFC 4648 §3.5): "AR" would also decode to 0x01.
+        #expect(Base64URL.decode("AQ") == Data([1]))
+        #expect(Base64URL.decode("AR") == nil)
+        #expect(Base64URL.decode("AQE") == Data([1, 1]))
+        #expect(Base64URL.decode("AQF") == nil)
+        #expect(Base64URL.decode("AQ AB") == nil)
+        #expect(Base64URL.decode("") == Data())
+    }
+
+    /// Standard base64 with padding (HTTP Basic): equal to Foundation's decoder on every valid
+    /// encoding, stricter than it on the rest.
+    @Test func paddedBase64MatchesFoundationAndIsStrict() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0...70 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let encoded = Data(bytes).base64EncodedString()
+            #expect(Base64URL.decodePadded(encoded) == bytes)
+            #expect(Base64URL.decodeBytes(Base64URL.encode(bytes)) == bytes)
+        }
+        #expect(Base64URL.decodePadded("YTpi") == Array("a:b".utf8))
+        #expect(Base64URL.decodePadded("YQ==") == Array("a".utf8))
+        #expect(Base64URL.decodePadded("YWI=") == Array("ab".utf8))
+        for invalid in ["YQ", "YQ=", "YQ===", "Y===", "====", "YR==", "YWJ=", "YW=I", "YT pi", "YTpi\n", "-_8=", "YTpi===="] {
+            #expect(Base64URL.decodePadded(invalid) == nil, "\(invalid)")
+        }
     }
 
     @Test func constantTimeEquality() {

@@ -95,7 +95,7 @@ struct ClientAuthenticator: Sendable {
 
     /// RFC 6749 §2.3.1: the id and secret are form-urlencoded before Base64.
     static func decodeBasic(_ value: String) -> (id: String, secret: String)? {
-        guard value.utf8.count <= 4096, let data = Data(base64Encoded: value), let text = String(data: data, encoding: .utf8),
+        guard value.utf8.count <= 4096, let bytes = Base64URL.decodePadded(value), let text = String(validating: bytes, as: UTF8.self),
             let colon = text.firstIndex(of: ":")
         else { return nil }
         guard let id = try? FormParameters.decode(Array(text[..<colon].utf8)),

@@ -19,7 +19,7 @@ enum AccessTokenFormat: String, Sendable {
 }
 
 /// A client as the token endpoint uses it: metadata validated once, defaults applied.
-struct RegisteredClient: Sendable {
+final class RegisteredClient: Sendable {
     let id: String
     let secretHash: String?
     let metadata: ClientMetadata

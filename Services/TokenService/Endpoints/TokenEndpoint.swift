@@ -48,7 +48,7 @@ struct TokenEndpoint {
             context.logger.info("token issued", metadata: ["grant_type": .string(grantType), "client_id": .string(client.id)])
             var headers: HTTPFields = [HTTPField.Name("Pragma")!: "no-cache"]
             if jkt != nil, let nonce = dpop.freshNonce() { headers[HTTPField.Name("DPoP-Nonce")!] = nonce }
-            return try Response.json(response, extraHeaders: headers)
+            return Response.json(encoded: ByteBuffer(bytes: response.jsonBytes), extraHeaders: headers)
         }
     }
 }

@@ -26,6 +26,33 @@ struct AccessTokenClaims: JOSEClaims, Equatable {
         case clientID = "client_id"
         case authTime = "auth_time"
     }
+
+    /// The JWT payload, written by hand (`JSONObjectWriter`): the same object the `Encodable`
+    /// conformance produces, without `JSONEncoder` on the token endpoint's hot path. The rare
+    /// nested claims (`cnf`, `permissions`, `act`) still go through `JSONEncoder`.
+    func jsonBytes() throws -> [UInt8] {
+        var writer = JSONObjectWriter()
+        writer.field("iss", iss)
+        writer.field("sub", sub)
+        if aud.values.count == 1 { writer.field("aud", aud.values[0]) } else { writer.field("aud", aud.values) }
+        writer.field("exp", exp)
+        writer.field("iat", iat)
+        writer.field("jti", jti)
+        writer.field("client_id", clientID)
+        writer.field("scope", scope)
+        writer.field("auth_time", authTime)
+        writer.field("acr", acr)
+        if let cnf { writer.field("cnf", json: Array(try Self.nestedEncoder.encode(cnf))) }
+        if let permissions { writer.field("permissions", json: Array(try Self.nestedEncoder.encode(permissions))) }
+        if let act { writer.field("act", json: Array(try Self.nestedEncoder.encode(act))) }
+        return writer.finish()
+    }
+
+    private static let nestedEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
 }
 
 /// RFC 7800 `cnf` of a sender-constrained token: the DPoP key thumbprint (RFC 9449 §6) or the
@@ -94,7 +121,7 @@ struct AccessTokenIssuer: Sendable {
                 clientID: client.id, scope: scope, authTime: authTime, acr: acr, cnf: confirmation, permissions: permissions, act: act
             )
             try await keys.refreshIfStale()
-            let token = try await keys.signingKey(client.accessTokenAlgorithm).sign(claims, type: Self.jwtType)
+            let token = try keys.signingKey(client.accessTokenAlgorithm).sign(payload: try claims.jsonBytes(), type: Self.jwtType)
             // RPTs are recorded too, so that introspection can answer for them and revocation applies.
             if record != nil || permissions != nil {
                 try await tokens.insert(

@@ -57,7 +57,7 @@ public final class AccessTokenVerifier: Sendable {
     let internalClient: InternalClient
     let time: any TimeSource
     let dpop: DPoPChecker
-    private let cache = Mutex<[Data: Entry]>([:])
+    private let cache = Mutex<[SHA256.Digest: Entry]>([:])
 
     struct Entry {
         var token: VerifiedAccessToken
@@ -153,7 +153,7 @@ public final class AccessTokenVerifier: Sendable {
         guard parts.count == 2 else { throw missing }
         let scheme = parts[0].lowercased()
         guard scheme == "bearer" || scheme == "dpop" else { throw missing }
-        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        let token = Self.trimmingBlanks(parts[1])
         guard !token.isEmpty, token.utf8.count <= JWS.maximumLength else { throw invalid("the access token is invalid or expired") }
 
         let verified = try await verify(token)
@@ -175,6 +175,15 @@ public final class AccessTokenVerifier: Sendable {
     }
 
     /// RFC 6750 §3.1 `insufficient_scope` (403), naming the scope needed.
+    /// Without leading or trailing spaces and tabs (Foundation's `trimmingCharacters` was a
+    /// visible share of a cached request).
+    static func trimmingBlanks(_ text: Substring) -> String {
+        var bytes = text.utf8[...]
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+        return String(Substring(bytes))
+    }
+
     public func require(_ scope: String, of token: VerifiedAccessToken) throws {
         guard token.scopes.contains(scope) else {
             throw OAuthError(
@@ -187,7 +196,8 @@ public final class AccessTokenVerifier: Sendable {
     /// The token's claims, from the cache or verified now. Never the DPoP part: a proof is
     /// per request.
     func verify(_ token: String) async throws -> VerifiedAccessToken {
-        let key = Data(SHA256.hash(data: Array(token.utf8)))
+        var token = token
+        let key = token.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
         let now = time.epochSeconds
         if let entry = cache.withLock({ $0[key] }), entry.until > now, entry.token.expiresAt > now { return entry.token }
         let verified: VerifiedAccessToken
