@@ -162,21 +162,13 @@ public enum ServiceRuntime {
         let service = try await S(environment: environment)
         let router = makeRouter(service: service, environment: environment)
         let background: [any Service] = service.backgroundTasks.map { PeriodicService(task: $0, logger: environment.logger) }
-        let http1Configuration = HTTP1Channel.Configuration(
-            idleTimeout: .seconds(75),
-            httpDecoderConfiguration: .init(maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
+        let http1: HTTPServerBuilder = .http1(
+            configuration: .init(
+                idleTimeout: .seconds(75),
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 32 * 1024, maxHeaderFieldCount: 100)
+            )
         )
-        let tls = try config.tls.map { try TLSSetup.serverConfiguration($0) }
-        let pinned = ExecutorChoice.current == .loop
-        let server = HTTPServerBuilder { responder in
-            let http1 = HTTP1Channel(responder: responder, configuration: http1Configuration)
-            switch (tls, pinned) {
-            case (let tls?, true): return EventLoopPinnedChannel(base: try TLSChannel(http1, tlsConfiguration: tls))
-            case (let tls?, false): return try TLSChannel(http1, tlsConfiguration: tls)
-            case (nil, true): return EventLoopPinnedChannel(base: http1)
-            case (nil, false): return http1
-            }
-        }
+        let server = try config.tls.map { try HTTPServerBuilder.tls(http1, tlsConfiguration: try TLSSetup.serverConfiguration($0)) } ?? http1
         TLSSetup.clientCertificatesEnabled.store(config.tls?.clientCAPath != nil, ordering: .relaxed)
         let application = Application(
             router: router,
@@ -195,8 +187,8 @@ public enum ServiceRuntime {
     ///   so that the supervisor can tell a clean stop from a crash.
     public static func main<S: NeoSecService>(_ type: S.Type, supervised: Bool = false) async {
         if supervised { signal(SIGINT, SIG_IGN) }
-        guard ExecutorChoice.configured != nil else {
-            FileHandle.standardError.write(Data("\(S.name.rawValue): configuration error: NEOSEC_EXECUTOR must be loop, swift or nio\n".utf8))
+        guard executorChoice != nil else {
+            FileHandle.standardError.write(Data("\(S.name.rawValue): configuration error: NEOSEC_EXECUTOR must be swift or nio\n".utf8))
             exit(78)  // EX_CONFIG
         }
         installExecutor()
@@ -222,10 +214,20 @@ public enum ServiceRuntime {
         }
     }
 
-    /// `NEOSEC_EXECUTOR` (see `ExecutorChoice`); `nio` installs NIO's event loops as the global
-    /// executor, once per process.
+    /// `NEOSEC_EXECUTOR`: `swift` (default) keeps Swift concurrency's cooperative pool; `nio`
+    /// runs the global executor on SwiftNIO's event loops
+    /// (`unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor`), so a
+    /// handler continues on the thread that read its request instead of hopping to the pool and
+    /// back. Measured in docs/benchmarks.md; it relies on a runtime hook, hence opt-in. Request
+    /// paths do not block in async code (password hashing runs on NIO's thread pool, SQLite on
+    /// GRDB's queues), which that mode requires. Any other value is a configuration error.
+    static let executorChoice: String? = {
+        let choice = ProcessInfo.processInfo.environment["NEOSEC_EXECUTOR"] ?? "swift"
+        return ["swift", "nio"].contains(choice) ? choice : nil
+    }()
+
     static func installExecutor() {
-        guard ExecutorChoice.current == .nio, !executorInstalled.exchange(true, ordering: .relaxed) else { return }
+        guard executorChoice == "nio", !executorInstalled.exchange(true, ordering: .relaxed) else { return }
         _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
