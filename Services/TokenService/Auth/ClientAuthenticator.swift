@@ -83,23 +83,20 @@ struct ClientAuthenticator: Sendable {
 
     func parse(_ request: Request, form: FormParameters) throws -> Presented {
         var presented = Presented(basic: nil, usedBasic: false, formSecret: form["client_secret"], assertion: form["client_assertion"], formClientID: form["client_id"])
-        if let authorization = request.headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "basic" {
-                presented.usedBasic = true
-                presented.basic = Self.decodeBasic(String(parts[1]))
-            }
+        if let authorization = request.headers[.authorization], let space = authorization.utf8.firstIndex(of: UInt8(ascii: " ")),
+            authorization.utf8[..<space].elementsEqual("basic".utf8, by: { $0 | 0x20 == $1 })
+        {
+            presented.usedBasic = true
+            presented.basic = Self.decodeBasic(String(authorization[authorization.index(after: space)...]))
         }
         return presented
     }
 
     /// RFC 6749 §2.3.1: the id and secret are form-urlencoded before Base64.
     static func decodeBasic(_ value: String) -> (id: String, secret: String)? {
-        guard value.utf8.count <= 4096, let bytes = Base64URL.decodePadded(value), let text = String(validating: bytes, as: UTF8.self),
-            let colon = text.firstIndex(of: ":")
-        else { return nil }
-        guard let id = try? FormParameters.decode(Array(text[..<colon].utf8)),
-            let secret = try? FormParameters.decode(Array(text[text.index(after: colon)...].utf8)), !id.isEmpty
+        guard value.utf8.count <= 4096, let bytes = Base64URL.decodePadded(value), let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
+            let id = try? FormParameters.decode(bytes[..<colon]), !id.isEmpty,
+            let secret = try? FormParameters.decode(bytes[(colon + 1)...])
         else { return nil }
         return (id, secret)
     }

@@ -108,4 +108,14 @@ enum ScopeSet {
         }
         return result
     }
+
+    /// The scope string of `scopes`, nil when there are none. One scope is returned as it is
+    /// (the common case of client credentials; the generic `joined` showed on its profile).
+    static func format(_ scopes: [String]) -> String? {
+        switch scopes.count {
+        case 0: nil
+        case 1: scopes[0]
+        default: scopes.joined(separator: " ")
+        }
+    }
 }

@@ -12,6 +12,6 @@ struct ClientCredentialsGrant: GrantHandler {
         let scopes = try GrantRules.scopes(requested: request.parameters["scope"], allowed: client.scopes)
         let audiences = try GrantRules.audiences(requested: request.parameters.values("resource"), client: client)
         let issued = try await accessTokens.issue(client: client, subject: client.id, scopes: scopes, audiences: audiences, confirmation: request.confirmation)
-        return TokenResponse(accessToken: issued.token, tokenType: request.tokenType, expiresIn: issued.expiresIn, scope: scopes.isEmpty ? nil : scopes.joined(separator: " "))
+        return TokenResponse(accessToken: issued.token, tokenType: request.tokenType, expiresIn: issued.expiresIn, scope: ScopeSet.format(scopes))
     }
 }

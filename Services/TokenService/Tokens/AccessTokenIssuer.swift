@@ -113,7 +113,7 @@ struct AccessTokenIssuer: Sendable {
         // A derived token (token exchange) never outlives the token it came from.
         let lifetime = notAfter.map { max(0, min(client.accessTokenLifetime, Int($0 - now))) } ?? client.accessTokenLifetime
         let jti = RandomToken.make(bytes: 16)
-        let scope = scopes.isEmpty ? nil : scopes.joined(separator: " ")
+        let scope = ScopeSet.format(scopes)
         switch format ?? client.accessTokenFormat {
         case .jwt:
             let claims = AccessTokenClaims(

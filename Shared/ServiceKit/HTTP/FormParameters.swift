@@ -109,12 +109,13 @@ public struct FormParameters: Sendable, Equatable {
             }
             index = bytes.index(after: index)
         }
+        // Control characters other than tab/newline have no business in protocol parameters. They
+        // are single bytes in UTF-8, and no byte of a multi-byte sequence is below 0x80.
+        if output.contains(where: { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D) || $0 == 0x7F }) {
+            throw OAuthError.invalidRequest("parameters contain control characters")
+        }
         guard let string = String(validating: output, as: UTF8.self) else {
             throw OAuthError.invalidRequest("parameters are not valid UTF-8")
-        }
-        // Control characters other than tab/newline have no business in protocol parameters.
-        if string.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" && $0 != "\n" && $0 != "\r" || $0.value == 0x7F }) {
-            throw OAuthError.invalidRequest("parameters contain control characters")
         }
         return string
     }

@@ -23,6 +23,8 @@ public final class KeyRing: Sendable {
         var published: [String: VerificationKey] = [:]
         var publishedOrder: [String] = []
         var loadedAt: Int64 = .min
+        /// A stale-key reload is under way: other requests keep signing with the loaded keys.
+        var reloading = false
     }
 
     /// - Parameters:
@@ -91,15 +93,26 @@ public final class KeyRing: Sendable {
         }
         next.loadedAt = now
         let loaded = next
-        state.withLock { $0 = loaded }
+        state.withLock { state in
+            let reloading = state.reloading
+            state = loaded
+            state.reloading = reloading
+        }
     }
 
-    /// Reloads when the last load is older than the reload interval.
+    /// Reloads when the last load is older than the reload interval. One caller reloads; the
+    /// requests arriving meanwhile use the keys already loaded instead of all reading the store
+    /// (and unsealing every key) at the same moment.
     public func refreshIfStale() async throws {
-        let loadedAt = state.withLock { $0.loadedAt }
-        if time.epochSeconds - loadedAt >= reloadInterval {
-            try await reload()
+        let now = time.epochSeconds
+        let due = state.withLock { state -> Bool in
+            guard now - state.loadedAt >= reloadInterval, !state.reloading else { return false }
+            state.reloading = true
+            return true
         }
+        guard due else { return }
+        defer { state.withLock { $0.reloading = false } }
+        try await reload()
     }
 
     /// The active key for `algorithm`.
