@@ -28,13 +28,15 @@ WORK=$(mktemp -d /tmp/neosec-bench.XXXXXX)
 PID=""
 cleanup() { [ -n "$PID" ] && kill -INT "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Starts a suite in $WORK/$1 with the extra environment in the remaining arguments.
 start_suite() {
     local dir=$WORK/$1; shift
     mkdir -p "$dir"
-    for s in TOKEN AUTHN UMA INTROSPECT RESOURCE; do eval "export NEOSEC_${s}_PORT=$(free_port)"; done
+    # Ports below the ephemeral range (Tests/interop/ports.py says why), distinct from each other.
+    read -r -d '' NEOSEC_TOKEN_PORT NEOSEC_AUTHN_PORT NEOSEC_UMA_PORT NEOSEC_INTROSPECT_PORT NEOSEC_RESOURCE_PORT \
+        < <(python3 Tests/interop/ports.py 5) || true
+    export NEOSEC_TOKEN_PORT NEOSEC_AUTHN_PORT NEOSEC_UMA_PORT NEOSEC_INTROSPECT_PORT NEOSEC_RESOURCE_PORT
     env NEOSEC_LOG_LEVEL=error "$@" "$NEOSEC_BENCH_BIN/neosec" up --data-dir "$dir/store" >"$dir/up.log" 2>&1 &
     PID=$!
     for _ in $(seq 1 300); do grep -q 'Press Ctrl-C' "$dir/up.log" 2>/dev/null && break; sleep 0.2; done

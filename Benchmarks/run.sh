@@ -16,7 +16,7 @@ if [ -z "${NEOSEC_BENCH_BIN:-}" ]; then
 fi
 
 WORK=$(mktemp -d /tmp/neosec-bench.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(python3 Tests/interop/ports.py)
 ADMIN="bench-admin-token-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT

@@ -25,7 +25,8 @@ run_pg() {
     if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# Below the ephemeral range, so that no outgoing connection takes it first (see the script).
+free_port() { python3 Tests/interop/ports.py; }
 
 if [ -z "${NEOSEC_TEST_POSTGRES_URL:-}" ]; then
     PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)

@@ -4,6 +4,7 @@ public import Logging
 public import ServiceKit
 public import Storage
 public import WireModels
+import Synchronization
 
 /// A fresh directory under the system temporary directory, removed by `remove()`.
 public struct TemporaryDirectory: Sendable {
@@ -121,13 +122,47 @@ public struct ServiceTokenForge: Sendable {
     }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range, and
+/// not handed out before by this process.
+///
+/// A port from `bind(port: 0)` comes from the ephemeral range, where every outgoing connection
+/// also takes its local port: between the pick and the service's own bind, one of the tests'
+/// connections can take it and the service fails to start (EADDRINUSE). Ports below the range
+/// are never given to outgoing connections. Tests run in parallel in one process, hence the set
+/// of ports already handed out. (`Tests/interop/ports.py` does the same for the Python tests.)
 public func freeLoopbackPort() throws -> Int {
+    let (low, _) = ephemeralPortRange()
+    if low - 1 - 10_000 >= 1_000 {
+        for _ in 0..<500 {
+            let port = Int.random(in: 10_000...(low - 1))
+            if bindLoopback(port) != nil, handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
+        }
+    }
+    // No room below the ephemeral range on this kernel: take its choice.
+    for _ in 0..<100 {
+        guard let port = bindLoopback(0) else { break }
+        if handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
+    }
+    throw ConfigError("no free port")
+}
+
+private let handedOutPorts = Mutex<Set<Int>>([])
+
+private func ephemeralPortRange() -> (Int, Int) {
+    let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+    let parts = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
+    return parts.count == 2 ? (parts[0], parts[1]) : (32_768, 60_999)
+}
+
+/// Binds a socket to 127.0.0.1:`port` (0: the kernel picks) and closes it; the port it got, or
+/// nil when the bind failed.
+private func bindLoopback(_ port: Int) -> Int? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
@@ -136,7 +171,7 @@ public func freeLoopbackPort() throws -> Int {
             return getsockname(fd, pointer, &length)
         }
     }
-    guard bound == 0 else { throw ConfigError("no free port") }
+    guard bound == 0 else { return nil }
     return Int(UInt16(bigEndian: address.sin_port))
 }
 

@@ -195,6 +195,27 @@ struct EndToEndTests {
         #expect(ChildProcess.processes(withEnvironmentContaining: "NEOSEC_DATA_DIR=\(directory.path)/data").isEmpty)
     }
 
+    /// A service whose port is taken says so, with the address and the system's reason.
+    @Test func serviceOnATakenPortSaysWhereAndWhy() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let port = try freeLoopbackPort()
+        let holder = Application(router: Router(), configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        let task = Task { try await holder.run() }
+        defer { task.cancel() }
+        _ = await ChildProcess.eventually(timeout: .seconds(10)) { isListening(port) }
+        let process = try ChildProcess(
+            executable: builtExecutable("neosec-uma"),
+            arguments: [],
+            environment: ["NEOSEC_DATA_DIR": directory.path, "NEOSEC_UMA_PORT": "\(port)"],
+            logDirectory: directory.path,
+            name: "uma"
+        )
+        #expect(await process.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(process.stderr.contains("neosec-uma: failed (listening on 127.0.0.1:\(port))"), "\(process.stderr)")
+        #expect(process.stderr.contains("Address already in use"), "\(process.stderr)")
+    }
+
     /// Production mode refuses to start without its secrets, naming the setting but not a value.
     @Test func productionModeRefusesMissingSecrets() async throws {
         let directory = try TemporaryDirectory()

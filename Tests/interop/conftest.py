@@ -7,7 +7,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,16 +14,12 @@ import time
 import pytest
 import requests
 
+from ports import free_port
+
 SERVICES = ["token", "authn", "uma", "introspect", "resource"]
 # `neosec up` prints its banner once every service is ready *and* the demo clients and users are
 # seeded (SPEC §4), which happens after /health/ready already answers 200.
 BANNER_END = "Press Ctrl-C to stop every service."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def free_ports() -> dict:

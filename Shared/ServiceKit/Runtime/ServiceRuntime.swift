@@ -209,7 +209,8 @@ public enum ServiceRuntime {
             try await environment.database.close()
             environment.logger.info("stopped")
         } catch {
-            FileHandle.standardError.write(Data("\(S.name.rawValue): failed: \(Self.safeDescription(error))\n".utf8))
+            // The address helps most when the port is taken (EADDRINUSE is an `IOError` from bind).
+            FileHandle.standardError.write(Data("\(S.name.rawValue): failed (listening on \(config.host):\(config.port)): \(Self.safeDescription(error))\n".utf8))
             exit(1)
         }
     }
@@ -241,6 +242,7 @@ public enum ServiceRuntime {
         case let error as ConfigError: error.description
         case let error as StorageError: error.description
         case let error as JOSEError: error.description
+        case let error as IOError: error.description  // a system call and its errno, no data
         default: String(reflecting: type(of: error))
         }
     }
