@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from browser import create_account, pkce_pair, totp, totp_step
+from ports import free_port
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -47,7 +48,7 @@ def driver():
     # No JavaScript: every page must work without it.
     options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    instance = webdriver.Chrome(service=Service(chromedriver), options=options)
+    instance = webdriver.Chrome(service=Service(chromedriver, port=free_port()), options=options)
     instance.set_page_load_timeout(30)
     yield instance
     instance.quit()
