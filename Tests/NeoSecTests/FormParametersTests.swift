@@ -1,3 +1,7 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
 import ServiceKit
 import Testing
 
@@ -53,6 +57,41 @@ struct FormParametersTests {
     }
 }
 
+@Suite("Request media types")
+struct MediaTypeTests {
+    static func request(contentType: String?) -> Request {
+        var fields = HTTPFields()
+        if let contentType { fields[.contentType] = contentType }
+        return Request(head: HTTPRequest(method: .post, scheme: "http", authority: "x", path: "/", headerFields: fields), body: RequestBody(buffer: ByteBuffer()))
+    }
+
+    /// The byte-level check answers as the string comparison does, for every shape of header.
+    @Test func hasMediaTypeAgreesWithMediaType() {
+        let headers: [String?] = [
+            nil, "", " ", ";", "application/json", "Application/JSON", " application/json ", "\tapplication/json;charset=utf-8",
+            "application/json ; charset=utf-8", "application/jsonx", "application/jso", "application/x-www-form-urlencoded",
+            "APPLICATION/X-WWW-FORM-URLENCODED;charset=UTF-8", "application/x-www-form-urlencoded, application/json", "text/plain",
+        ]
+        for header in headers {
+            let request = Self.request(contentType: header)
+            for expected in ["application/json", "application/x-www-form-urlencoded", ""] {
+                #expect(request.hasMediaType(expected) == ((request.mediaType ?? "\u{0}") == expected), "\(header ?? "nil") vs \(expected)")
+            }
+        }
+    }
+
+    @Test func charsetOtherThanUTF8IsRefused() async throws {
+        for header in ["application/x-www-form-urlencoded; charset=latin1", "application/x-www-form-urlencoded;CHARSET=\"iso-8859-1\""] {
+            var request = Self.request(contentType: header)
+            await #expect(throws: OAuthError.self) { _ = try await request.formParameters(limit: 1024) }
+        }
+        for header in ["application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=UTF-8", "application/x-www-form-urlencoded;charset=\"utf-8\""] {
+            var request = Self.request(contentType: header)
+            _ = try await request.formParameters(limit: 1024)
+        }
+    }
+}
+
 @Suite("OAuth error rendering (RFC 6749 §5.2, RFC 6750 §3)")
 struct OAuthErrorTests {
     @Test func bearerChallengeCarriesTheCode() {
@@ -95,6 +134,23 @@ struct LogRedactionTests {
         #expect(!text.contains("eyJ"))
         #expect(!text.contains("neo_at_"))
         #expect(text.contains("alice"))
+    }
+
+    /// One key for the request id: Hummingbird's id becomes `request_id`; a caller's id, set as
+    /// `request_id` by the middleware, wins and Hummingbird's stays beside it.
+    @Test func requestIDIsWrittenAsRequestID() throws {
+        let sink = LogSink.capturing()
+        var logger = Logging.Logger(label: "t") { JSONLogHandler(label: $0, level: .trace, sink: sink) }
+        logger[metadataKey: "hb.request.id"] = "0123abcd"
+        logger.info("one")
+        logger[metadataKey: "request_id"] = "from-caller"
+        logger.info("two")
+        let lines = try sink.lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:] }
+        #expect(lines.count == 2)
+        #expect(lines[0]["request_id"] as? String == "0123abcd")
+        #expect(lines[0]["hb.request.id"] == nil)
+        #expect(lines[1]["request_id"] as? String == "from-caller")
+        #expect(lines[1]["hb.request.id"] as? String == "0123abcd")
     }
 
     @Test func handlerNeverWritesSecrets() {

@@ -97,8 +97,9 @@ struct IntrospectionEndpoint {
 
     /// Whether `header` uses the Basic scheme (RFC 7617; the scheme name is case-insensitive).
     static func isBasic(_ header: String) -> Bool {
-        let scheme = header.utf8.prefix(6)
-        return scheme.count == 6 && String(decoding: scheme, as: UTF8.self).lowercased() == "basic "
+        // Letters compared without case (`| 0x20`), the space exactly.
+        let bytes = header.utf8
+        return bytes.prefix(5).elementsEqual("basic".utf8, by: { $0 | 0x20 == $1 }) && bytes.dropFirst(5).first == UInt8(ascii: " ")
     }
 
     /// The credential of `Authorization: Bearer …`, if that is the scheme used.

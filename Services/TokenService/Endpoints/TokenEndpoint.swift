@@ -46,8 +46,8 @@ struct TokenEndpoint {
             }
             let response = try await handler.handle(TokenRequest(client: client, parameters: form, dpopJKT: jkt, certificateThumbprint: thumbprint))
             context.logger.info("token issued", metadata: ["grant_type": .string(grantType), "client_id": .string(client.id)])
-            var headers: HTTPFields = [HTTPField.Name("Pragma")!: "no-cache"]
-            if jkt != nil, let nonce = dpop.freshNonce() { headers[HTTPField.Name("DPoP-Nonce")!] = nonce }
+            var headers: HTTPFields = [.pragma: "no-cache"]
+            if jkt != nil, let nonce = dpop.freshNonce() { headers[.dpopNonce] = nonce }
             return Response.json(encoded: ByteBuffer(bytes: response.jsonBytes), extraHeaders: headers)
         }
     }

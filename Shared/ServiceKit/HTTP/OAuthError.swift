@@ -168,10 +168,10 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"
-        headers[HTTPField.Name("Pragma")!] = "no-cache"
+        headers[.pragma] = "no-cache"
         if let wwwAuthenticate { headers.append(HTTPField(name: .wwwAuthenticate, value: wwwAuthenticate)) }
         for other in otherWWWAuthenticate { headers.append(HTTPField(name: .wwwAuthenticate, value: other)) }
-        if let dpopNonce { headers.append(HTTPField(name: HTTPField.Name("DPoP-Nonce")!, value: dpopNonce)) }
+        if let dpopNonce { headers.append(HTTPField(name: .dpopNonce, value: dpopNonce)) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(body)) ?? Data(#"{"error":"server_error"}"#.utf8)

@@ -15,10 +15,21 @@ extension Request {
         return String(decoding: bytes[start...].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
+    /// Whether the media type is `expected` (lower-case ASCII), compared without building
+    /// strings: the same answer as `mediaType == expected`.
+    public func hasMediaType(_ expected: String) -> Bool {
+        guard let value = headers[.contentType] else { return false }
+        let type = value.utf8.prefix { $0 != UInt8(ascii: ";") }
+        guard let first = type.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
+            let last = type.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
+        else { return expected.isEmpty }
+        return type[first...last].elementsEqual(expected.utf8) { ($0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0) == $1 }
+    }
+
     /// An `application/x-www-form-urlencoded` body, strictly parsed (see `FormParameters`).
     /// Any other content type is `invalid_request`; a body over `limit` bytes is 413.
     public mutating func formParameters(limit: Int, repeatable: Set<String> = []) async throws -> FormParameters {
-        guard mediaType == "application/x-www-form-urlencoded" else {
+        guard hasMediaType("application/x-www-form-urlencoded") else {
             throw OAuthError.invalidRequest("content type must be application/x-www-form-urlencoded")
         }
         try Self.requireUTF8Charset(headers[.contentType])
@@ -36,7 +47,7 @@ extension Request {
     /// is `errorCode` (`invalid_request` unless the endpoint's RFC names another, such as RFC
     /// 7591's `invalid_client_metadata`); a body over `limit` bytes is 413.
     public mutating func jsonBody<T: Decodable>(_ type: T.Type, limit: Int, errorCode: OAuthError.Code = .invalidRequest) async throws -> T {
-        guard mediaType == "application/json" else {
+        guard hasMediaType("application/json") else {
             throw OAuthError(errorCode, description: "content type must be application/json")
         }
         try Self.requireUTF8Charset(headers[.contentType])
@@ -53,7 +64,7 @@ extension Request {
     }
 
     static func requireUTF8Charset(_ contentType: String?) throws {
-        guard let contentType else { return }
+        guard let contentType, contentType.utf8.contains(UInt8(ascii: ";")) else { return }
         for parameter in contentType.split(separator: ";").dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             if pair.count == 2, pair[0] == "charset", !["utf-8", "\"utf-8\"", "utf8"].contains(pair[1]) {

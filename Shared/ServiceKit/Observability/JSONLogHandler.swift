@@ -33,6 +33,12 @@ public struct JSONLogHandler: LogHandler {
     ) {
         var merged = self.metadata
         if let explicit { merged.merge(explicit) { $1 } }
+        // Every request's lines carry `request_id`: the caller's `X-Request-Id` when it sent an
+        // acceptable one (`RequestLogMiddleware`; Hummingbird's own id then stays beside it as
+        // `hb.request.id`), else Hummingbird's id, moved to that key.
+        if merged["request_id"] == nil, let hummingbirdID = merged.removeValue(forKey: Self.hummingbirdRequestIDKey) {
+            merged["request_id"] = hummingbirdID
+        }
         var object: [String: Any] = [
             "ts": Self.timestamp(),
             "level": level.rawValue,
@@ -45,6 +51,8 @@ public struct JSONLogHandler: LogHandler {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         sink.write(data + Data([0x0A]))
     }
+
+    static let hummingbirdRequestIDKey = "hb.request.id"
 
     private static func flatten(_ value: Logger.Metadata.Value) -> String {
         switch value {
