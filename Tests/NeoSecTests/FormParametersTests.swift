@@ -80,6 +80,37 @@ struct MediaTypeTests {
         }
     }
 
+    /// `HTTPFields.value(_:)` reads as HTTPTypes' subscript does, repeated fields included.
+    @Test func headerValueAgreesWithTheSubscript() {
+        var fields = HTTPFields()
+        fields.append(HTTPField(name: .accept, value: "a/b"))
+        fields.append(HTTPField(name: .authorization, value: "Basic x"))
+        fields.append(HTTPField(name: .accept, value: "c/d"))
+        fields.append(HTTPField(name: .cookie, value: "a=1"))
+        fields.append(HTTPField(name: .cookie, value: "b=2"))
+        for name in [HTTPField.Name.accept, .authorization, .cookie, .contentType, HTTPField.Name("AUTHORIZATION")!] {
+            #expect(fields.value(name) == fields[name], "\(name)")
+        }
+        #expect(fields.value(.accept) == "a/b, c/d")
+        #expect(fields.value(.cookie) == "a=1; b=2")
+        #expect(fields.value(.contentType) == nil)
+    }
+
+    /// `HTTPFields.set(_:_:)` leaves the fields as the subscript setter would.
+    @Test func headerSetAgreesWithTheSubscript() {
+        var base = HTTPFields()
+        base.append(HTTPField(name: .accept, value: "a/b"))
+        base.append(HTTPField(name: .cacheControl, value: "max-age=1"))
+        base.append(HTTPField(name: .cacheControl, value: "private"))
+        for (name, value) in [(HTTPField.Name.cacheControl, "no-store"), (.contentType, "application/json"), (.cookie, "a=1; b=2"), (.accept, "c/d")] {
+            var ours = base
+            var theirs = base
+            ours.set(name, value)
+            theirs[name] = value
+            #expect(ours == theirs, "\(name)")
+        }
+    }
+
     @Test func charsetOtherThanUTF8IsRefused() async throws {
         for header in ["application/x-www-form-urlencoded; charset=latin1", "application/x-www-form-urlencoded;CHARSET=\"iso-8859-1\""] {
             var request = Self.request(contentType: header)

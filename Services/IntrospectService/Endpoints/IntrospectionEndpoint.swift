@@ -52,7 +52,7 @@ struct IntrospectionEndpoint {
         router.post(RouterPath(stringLiteral: Self.path)) { request, context in
             var request = request
             let form = try await request.formParameters(limit: bodyLimit)
-            let wantsJWT = Self.wantsJWT(request.headers[.accept])
+            let wantsJWT = Self.wantsJWT(request.headers.value(.accept))
             // The same client secret asked about the same token within the answer's lifetime:
             // the answer it was given, without authenticating it again (it authenticated when the
             // answer was filed). A client deleted or re-keyed since is refused within 10 s (5 s of
@@ -61,7 +61,7 @@ struct IntrospectionEndpoint {
             // token has its own expiry), client assertions (single use) or signed answers
             // (fresh `iat`).
             var credentialKey: IntrospectionCache.Key?
-            if !wantsJWT, let authorization = request.headers[.authorization], Self.isBasic(authorization), let token = form["token"], !token.isEmpty,
+            if !wantsJWT, let authorization = request.headers.value(.authorization), Self.isBasic(authorization), let token = form["token"], !token.isEmpty,
                 form.names.allSatisfy(Self.fastPathParameters.contains)
             {
                 let key = IntrospectionCache.credentialKey(authorization: authorization, token: token)
@@ -104,7 +104,7 @@ struct IntrospectionEndpoint {
 
     /// The credential of `Authorization: Bearer …`, if that is the scheme used.
     static func bearer(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization] else { return nil }
+        guard let header = request.headers.value(.authorization) else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         return String(parts[1]).trimmingCharacters(in: .whitespaces)

@@ -136,7 +136,7 @@ struct DocumentsEndpoint {
     /// with the OAuth scope, or an RPT whose permissions grant the scope on its UMA resource.
     /// Otherwise an UMA challenge with a fresh ticket (or 404 when there is no such document).
     func authorized(_ request: Request, _ context: NeoSecRequestContext, scope: String) async throws -> StoredDocument {
-        let hasCredentials = request.headers[.authorization] != nil
+        let hasCredentials = request.headers.contains(.authorization)
         var caller: VerifiedAccessToken?
         if hasCredentials {
             caller = try await authenticator.authenticate(request, certificateThumbprint: await context.clientCertificateThumbprint())
@@ -193,7 +193,7 @@ struct DocumentsEndpoint {
 
     /// The access token of the request's `Authorization` header (already verified).
     static func presentedToken(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization] else { return nil }
+        guard let header = request.headers.value(.authorization) else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         return parts.count == 2 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : nil
     }

@@ -82,7 +82,7 @@ public struct DPoPChecker: Sendable {
     }
 
     /// Whether the request carries a DPoP header at all.
-    public static func hasProof(_ request: Request) -> Bool { request.headers[header] != nil }
+    public static func hasProof(_ request: Request) -> Bool { request.headers.contains(header) }
 
     /// Verifies the request's proof for `uri` (its public URL) and returns the key thumbprint.
     /// With `accessToken`, the proof must hash it (`ath`).

@@ -10,3 +10,29 @@ extension HTTPField.Name {
     /// RFC 9449 §8.
     public static let dpopNonce = HTTPField.Name("DPoP-Nonce")!
 }
+
+extension HTTPFields {
+    /// What `self[name]` reads, without its cost on the common path: HTTPTypes' getter joins the
+    /// values through a generic `joined(separator:)` over a lazy map even when there is a single
+    /// field, which instantiates generic metadata on every call (4 % of an introspection cache
+    /// hit). One field: its value. Several: `self[name]` (joined with ", ", or "; " for Cookie).
+    /// None: nil.
+    public func value(_ name: HTTPField.Name) -> String? {
+        var found: String?
+        for index in indices where self[index].name == name {
+            if found != nil { return self[name] }
+            found = self[index].value
+        }
+        return found
+    }
+
+    /// `self[name] = value`, appending directly when no such field exists yet (the usual case)
+    /// instead of going through HTTPTypes' replace-all setter (which also splits a Cookie value).
+    public mutating func set(_ name: HTTPField.Name, _ value: String) {
+        if name == .cookie || contains(name) {
+            self[name] = value
+        } else {
+            append(HTTPField(name: name, value: value))
+        }
+    }
+}

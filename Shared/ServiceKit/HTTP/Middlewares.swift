@@ -18,7 +18,7 @@ public struct RequestLogMiddleware: RouterMiddleware {
         // `request_id` by `JSONLogHandler`); only a caller's id needs adding, which spares the
         // logger's copy-on-write on every other request.
         let requestID: String
-        if let supplied = Self.acceptableID(request.headers[.xRequestID]) {
+        if let supplied = Self.acceptableID(request.headers.value(.xRequestID)) {
             requestID = supplied
             context.logger[metadataKey: "request_id"] = .string(supplied)
         } else {
@@ -95,17 +95,17 @@ public struct SecurityHeadersMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.xFrameOptions] = "DENY"
-        response.headers[.referrerPolicy] = "no-referrer"
-        if response.headers[.contentSecurityPolicy] == nil {
-            response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        response.headers.set(.xContentTypeOptions, "nosniff")
+        response.headers.set(.xFrameOptions, "DENY")
+        response.headers.set(.referrerPolicy, "no-referrer")
+        if !response.headers.contains(.contentSecurityPolicy) {
+            response.headers.append(HTTPField(name: .contentSecurityPolicy, value: "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"))
         }
-        if response.headers[.cacheControl] == nil {
-            response.headers[.cacheControl] = "no-store"
+        if !response.headers.contains(.cacheControl) {
+            response.headers.append(HTTPField(name: .cacheControl, value: "no-store"))
         }
         if strictTransportSecurity {
-            response.headers[.strictTransportSecurity] = "max-age=31536000; includeSubDomains"
+            response.headers.set(.strictTransportSecurity, "max-age=31536000; includeSubDomains")
         }
         return response
     }
@@ -129,7 +129,7 @@ public struct RequestLimitsMiddleware: RouterMiddleware {
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let declared = request.headers[.contentLength] {
+        if let declared = request.headers.value(.contentLength) {
             guard let length = Int(declared), length >= 0 else { throw OAuthError.invalidRequest("malformed Content-Length") }
             guard length <= maximumBodyBytes else { throw OAuthError.payloadTooLarge }
         }
@@ -153,7 +153,7 @@ public struct InternalAuthMiddleware: RouterMiddleware {
     public init(verifier: ServiceTokenVerifier) { self.verifier = verifier }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = BearerToken.extract(request.headers[.authorization]) else {
+        guard let token = BearerToken.extract(request.headers.value(.authorization)) else {
             throw OAuthError.missingToken(realm: ServiceToken.realm)
         }
         var context = context
@@ -180,7 +180,7 @@ public struct AdminAuthMiddleware: RouterMiddleware {
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = BearerToken.extract(request.headers[.authorization]) else {
+        guard let token = BearerToken.extract(request.headers.value(.authorization)) else {
             throw OAuthError.missingToken(realm: realm)
         }
         guard adminToken.matches(token) else {

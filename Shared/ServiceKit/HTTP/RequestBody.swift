@@ -6,7 +6,7 @@ public import NIOCore
 extension Request {
     /// The media type of the body, lower-cased, without parameters.
     public var mediaType: String? {
-        guard let value = headers[.contentType] else { return nil }
+        guard let value = headers.value(.contentType) else { return nil }
         // Byte-level (ASCII) trimming and lower-casing: Foundation's `trimmingCharacters` showed
         // up on the token endpoint's profile.
         var bytes = Array(value.utf8.prefix { $0 != UInt8(ascii: ";") })
@@ -18,7 +18,7 @@ extension Request {
     /// Whether the media type is `expected` (lower-case ASCII), compared without building
     /// strings: the same answer as `mediaType == expected`.
     public func hasMediaType(_ expected: String) -> Bool {
-        guard let value = headers[.contentType] else { return false }
+        guard let value = headers.value(.contentType) else { return false }
         let type = value.utf8.prefix { $0 != UInt8(ascii: ";") }
         guard let first = type.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
             let last = type.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
@@ -32,7 +32,7 @@ extension Request {
         guard hasMediaType("application/x-www-form-urlencoded") else {
             throw OAuthError.invalidRequest("content type must be application/x-www-form-urlencoded")
         }
-        try Self.requireUTF8Charset(headers[.contentType])
+        try Self.requireUTF8Charset(headers.value(.contentType))
         let buffer = try await collectBody(upTo: limit)
         return try FormParameters(parsing: buffer.readableBytesView, repeatable: repeatable)
     }
@@ -50,7 +50,7 @@ extension Request {
         guard hasMediaType("application/json") else {
             throw OAuthError(errorCode, description: "content type must be application/json")
         }
-        try Self.requireUTF8Charset(headers[.contentType])
+        try Self.requireUTF8Charset(headers.value(.contentType))
         let buffer = try await collectBody(upTo: limit)
         let bytes = Array(buffer.readableBytesView)
         guard String(validating: bytes, as: UTF8.self) != nil else {
@@ -91,8 +91,8 @@ extension Response {
     /// A JSON response from bytes encoded beforehand (a cached answer).
     public static func json(encoded: ByteBuffer, status: HTTPResponse.Status = .ok, cacheControl: String = "no-store", extraHeaders: HTTPFields = [:]) -> Response {
         var headers = extraHeaders
-        headers[.contentType] = "application/json"
-        headers[.cacheControl] = cacheControl
+        headers.set(.contentType, "application/json")
+        headers.set(.cacheControl, cacheControl)
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: encoded))
     }
 }
