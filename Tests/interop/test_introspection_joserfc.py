@@ -106,3 +106,22 @@ def test_a_bearer_token_with_the_introspection_scope_may_introspect(suite):
     assert other_audience.status_code == 401 and 'error="invalid_token"' in other_audience.headers["WWW-Authenticate"]
     assert ask("garbage").status_code == 401
     assert ask(subject).status_code in (401, 403)  # a token without the scope, for another audience
+
+
+def test_a_token_meant_for_another_resource_server_is_inactive_to_this_one(suite):
+    """RFC 7662 §4: the answer is `{"active": false}`, nothing more, when the token was not
+    issued for the calling resource server's audience, while its own resource server sees it."""
+    admin = {"Authorization": "Bearer " + suite["admin_token"]}
+    other = requests.post(suite["urls"]["token"] + "/admin/clients", headers=admin, timeout=10, json={
+        "grant_types": ["client_credentials"], "scope": "introspection", "allowed_audiences": [suite["urls"]["introspect"]],
+        "introspection_audiences": ["https://photos.example/api"],
+    })
+    assert other.status_code == 201, other.text
+    other = other.json()
+    token = access_token(suite)  # for the demo API's audience
+    for _ in range(2):  # the second answer may come from the cache: it must not differ
+        response = requests.post(suite["urls"]["introspect"] + "/oauth2/introspect", data={"token": token},
+                                 auth=(other["client_id"], other["client_secret"]), timeout=10)
+        assert response.status_code == 200
+        assert response.json() == {"active": False}
+    assert introspect(suite, token).json()["active"] is True
