@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 import Testing
 
 @testable import TokenService
@@ -7,6 +8,17 @@ import Testing
 @Suite("Client authentication: Basic credentials")
 struct BasicCredentialsTests {
     static func basic(_ id: String, _ secret: String) -> String { Data("\(id):\(secret)".utf8).base64EncodedString() }
+
+    /// The scheme is matched without case and must be followed by one space; nothing else
+    /// passes for it (the token endpoint and the introspection cache both rely on this).
+    @Test func schemeIsRecognisedExactly() {
+        for header in ["Basic abc", "basic abc", "BASIC abc", "bAsIc "] { #expect(AuthorizationHeader.hasScheme(header, "basic"), "\(header)") }
+        for header in ["", "Basic", "Basi abc", "Basicabc", "Basic\u{0}abc", "Basic\tabc", "Bearer abc", " Basic abc", "Bas1c abc", "Basi\u{3}c abc"] {
+            #expect(!AuthorizationHeader.hasScheme(header, "basic"), "\(header)")
+        }
+        #expect(AuthorizationHeader.hasScheme("Bearer x", "bearer"))
+        #expect(!AuthorizationHeader.hasScheme("Basic x", "bearer"))
+    }
 
     @Test func idAndSecretAreFormDecoded() throws {
         let decoded = try #require(ClientAuthenticator.decodeBasic(Self.basic("my%20client", "s%3Acret+x")))

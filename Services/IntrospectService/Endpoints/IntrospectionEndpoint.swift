@@ -61,7 +61,7 @@ struct IntrospectionEndpoint {
             // token has its own expiry), client assertions (single use) or signed answers
             // (fresh `iat`).
             var credentialKey: IntrospectionCache.Key?
-            if !wantsJWT, let authorization = request.headers.value(.authorization), Self.isBasic(authorization), let token = form["token"], !token.isEmpty,
+            if !wantsJWT, let authorization = request.headers.value(.authorization), AuthorizationHeader.hasScheme(authorization, "basic"), let token = form["token"], !token.isEmpty,
                 form.names.allSatisfy(Self.fastPathParameters.contains)
             {
                 let key = IntrospectionCache.credentialKey(authorization: authorization, token: token)
@@ -93,13 +93,6 @@ struct IntrospectionEndpoint {
             }
             return Response.json(encoded: answer.json)
         }
-    }
-
-    /// Whether `header` uses the Basic scheme (RFC 7617; the scheme name is case-insensitive).
-    static func isBasic(_ header: String) -> Bool {
-        // Letters compared without case (`| 0x20`), the space exactly.
-        let bytes = header.utf8
-        return bytes.prefix(5).elementsEqual("basic".utf8, by: { $0 | 0x20 == $1 }) && bytes.dropFirst(5).first == UInt8(ascii: " ")
     }
 
     /// The credential of `Authorization: Bearer …`, if that is the scheme used.

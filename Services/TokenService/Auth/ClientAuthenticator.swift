@@ -83,11 +83,9 @@ struct ClientAuthenticator: Sendable {
 
     func parse(_ request: Request, form: FormParameters) throws -> Presented {
         var presented = Presented(basic: nil, usedBasic: false, formSecret: form["client_secret"], assertion: form["client_assertion"], formClientID: form["client_id"])
-        if let authorization = request.headers.value(.authorization), let space = authorization.utf8.firstIndex(of: UInt8(ascii: " ")),
-            authorization.utf8[..<space].elementsEqual("basic".utf8, by: { $0 | 0x20 == $1 })
-        {
+        if let authorization = request.headers.value(.authorization), AuthorizationHeader.hasScheme(authorization, "basic") {
             presented.usedBasic = true
-            presented.basic = Self.decodeBasic(String(authorization[authorization.index(after: space)...]))
+            presented.basic = Self.decodeBasic(String(decoding: authorization.utf8.dropFirst(6), as: UTF8.self))
         }
         return presented
     }

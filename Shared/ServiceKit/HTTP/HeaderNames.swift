@@ -36,3 +36,16 @@ extension HTTPFields {
         }
     }
 }
+
+/// The `Authorization` header's scheme.
+public enum AuthorizationHeader {
+    /// Whether `header` is `scheme` (given in lower-case ASCII letters, matched without case:
+    /// RFC 9110 §11.1) followed by one space, compared as bytes.
+    public static func hasScheme(_ header: String, _ scheme: String) -> Bool {
+        let bytes = header.utf8
+        let name = scheme.utf8
+        guard bytes.count > name.count else { return false }
+        // `| 0x20` lower-cases ASCII letters; no other byte becomes a letter by it.
+        return bytes.prefix(name.count).elementsEqual(name) { $0 | 0x20 == $1 } && bytes.dropFirst(name.count).first == UInt8(ascii: " ")
+    }
+}
