@@ -57,6 +57,12 @@ public enum Base64URL {
         decode(string.utf8, table: standardTable, padded: true)
     }
 
+    /// The same, specialised for `String` here (callers in other modules would otherwise run the
+    /// generic code unspecialised).
+    public static func decodePadded(_ string: String) -> [UInt8]? {
+        decode(string.utf8, table: standardTable, padded: true)
+    }
+
     /// Each character's 6-bit value, 0xFF for characters outside the alphabet.
     static func table(_ alphabet: [UInt8]) -> [UInt8] {
         var table = [UInt8](repeating: 0xFF, count: 256)

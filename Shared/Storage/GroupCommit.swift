@@ -92,9 +92,10 @@ final class GroupCommit: Sendable {
             try db.execute(sql: "BEGIN IMMEDIATE")
             for job in jobs {
                 do {
-                    try db.execute(sql: "SAVEPOINT job")
+                    // Prepared once per connection: these two run for every write.
+                    try db.cachedStatement(sql: "SAVEPOINT job").execute()
                     try job.run(db)
-                    try db.execute(sql: "RELEASE job")
+                    try db.cachedStatement(sql: "RELEASE job").execute()
                     outcomes.append(nil)
                 } catch {
                     // Some failures (I/O, full disk) make SQLite roll the whole transaction back:

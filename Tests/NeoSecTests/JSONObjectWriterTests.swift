@@ -94,4 +94,39 @@ struct JSONObjectWriterTests {
         let verified = try await JWS.verify(token, as: AccessTokenClaims.self, keys: [key.kid: key.verificationKey], acceptedTypes: ["at+jwt"])
         #expect(verified.claims == claims)
     }
+
+    /// `claims_json` of a stored token: what introspection and userinfo read back.
+    @Test func storedExtraClaimsReadBackAsWritten() throws {
+        #expect(try AccessTokenIssuer.extraClaims(jti: nil, authTime: nil, acr: nil, confirmation: nil, permissions: nil) == nil)
+        #expect(try AccessTokenIssuer.extraClaims(jti: nil, authTime: nil, acr: nil, confirmation: Confirmation(), permissions: nil) == nil)
+        #expect(try AccessTokenIssuer.extraClaims(jti: "j", authTime: nil, acr: nil, confirmation: nil, permissions: nil) == #"{"jti":"j"}"#)
+        for awkward in Self.awkward {
+            let json = try #require(
+                try AccessTokenIssuer.extraClaims(
+                    jti: awkward, authTime: 1_999_999_000, acr: awkward, confirmation: Confirmation(jkt: awkward, x5tS256: "x5t"),
+                    permissions: [UMAPermission(resourceID: awkward, resourceScopes: [awkward, "edit"], exp: 2_000_000_000), UMAPermission(resourceID: "r2", resourceScopes: [])],
+                    act: .object(["sub": .string(awkward), "act": .object(["sub": .string("first")])])
+                )
+            )
+            let read = TokenIntrospector.claims(json)
+            #expect(read["jti"] == .string(awkward))
+            #expect(read["auth_time"] == .integer(1_999_999_000))
+            #expect(read["acr"] == .string(awkward))
+            #expect(read["cnf"] == .object(["jkt": .string(awkward), "x5t#S256": .string("x5t")]))
+            #expect(read["act"] == .object(["sub": .string(awkward), "act": .object(["sub": .string("first")])]))
+            #expect(
+                read["permissions"]
+                    == .array([
+                        .object(["resource_id": .string(awkward), "resource_scopes": .array([.string(awkward), .string("edit")]), "exp": .integer(2_000_000_000)]),
+                        .object(["resource_id": .string("r2"), "resource_scopes": .array([])]),
+                    ])
+            )
+            #expect(read.count == 6)
+            // Keys in sorted order, as `JSONSerialization` with `.sortedKeys` wrote them before.
+            let keys = ["\"acr\"", "\"act\"", "\"auth_time\"", "\"cnf\"", "\"jti\"", "\"permissions\""]
+            let positions = keys.compactMap { json.range(of: $0)?.lowerBound }
+            #expect(positions.count == keys.count && positions == positions.sorted())
+        }
+    }
+
 }

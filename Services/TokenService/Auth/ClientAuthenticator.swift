@@ -32,7 +32,8 @@ struct ClientAuthenticator: Sendable {
 
     func authenticate(_ request: Request, form: FormParameters) async throws -> RegisteredClient {
         let presented = try parse(request, form: form)
-        let fail = OAuthError.invalidClient(usedBasic: presented.usedBasic, realm: realm)
+        // Built only when thrown: a successful authentication does not pay for the error value.
+        var fail: OAuthError { OAuthError.invalidClient(usedBasic: presented.usedBasic, realm: realm) }
 
         let methodsUsed = [presented.usedBasic, presented.formSecret != nil, presented.assertion != nil].filter { $0 }.count
         guard methodsUsed <= 1 else { throw OAuthError.invalidRequest("use exactly one client authentication method") }

@@ -85,8 +85,19 @@ public struct FormParameters: Sendable, Equatable {
 
     public var names: [String] { pairs.map(\.name) }
 
+    /// As the generic `decode(_:)`, specialised here: generic code called from another module
+    /// runs unspecialised, through witness tables, byte by byte (Basic credentials are decoded so
+    /// on every token request).
+    public static func decode(_ bytes: ArraySlice<UInt8>) throws(OAuthError) -> String {
+        try percentDecode(bytes)
+    }
+
     /// Percent-decoding with `+` as space, refusing malformed escapes and invalid UTF-8.
     public static func decode<S: Collection>(_ bytes: S) throws(OAuthError) -> String where S.Element == UInt8 {
+        try percentDecode(bytes)
+    }
+
+    private static func percentDecode<S: Collection>(_ bytes: S) throws(OAuthError) -> String where S.Element == UInt8 {
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count)
         var index = bytes.startIndex
