@@ -60,7 +60,13 @@ struct ServiceKitRouterTests {
 
     @Test func healthAndMetrics() async throws {
         try await Harness.make().run { client, _ in
-            try await client.execute(uri: "/health/live", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/health/live", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/json")
+                #expect(response.headers[.cacheControl] == "no-store")
+                let body = try JSONDecoder().decode([String: String].self, from: Data(buffer: response.body))
+                #expect(body["status"] == "live" && body["service"] != nil && body.count == 2)
+            }
             try await client.execute(uri: "/health/ready", method: .get) { response in
                 #expect(response.status == .ok)
                 let report = try JSONDecoder().decode(ReadinessReport.self, from: Data(buffer: response.body))

@@ -115,8 +115,13 @@ public enum ServiceRuntime {
             ] + service.readinessChecks
         let serviceName = config.service.rawValue
 
+        // Constant per process: encoded once (orchestrators probe this often).
+        var live = JSONObjectWriter(capacity: 64)
+        live.field("service", serviceName)
+        live.field("status", "live")
+        let liveBody = ByteBuffer(bytes: live.finish())
         router.get("/health/live") { _, _ in
-            try Response.json(["status": "live", "service": serviceName])
+            Response.json(encoded: liveBody)
         }
         router.get("/health/ready") { _, context in
             var results: [String: String] = [:]
