@@ -1,4 +1,7 @@
 public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 public import JOSE
 import JWTKit
 public import Logging
@@ -134,8 +137,17 @@ public enum RandomToken {
         Base64URL.encode(randomBytes(count))
     }
 
-    /// `count` bytes from the system CSPRNG, eight at a time (one `getrandom` per word, not per byte).
+    /// `count` bytes from the system CSPRNG: one `arc4random_buf` call on Linux (glibc ≥ 2.36:
+    /// `getrandom(2)` underneath; it aborts rather than return weak bytes, as
+    /// `SystemRandomNumberGenerator` does). Each token used to cost one call per eight bytes.
     public static func randomBytes(_ count: Int) -> [UInt8] {
+        guard count > 0 else { return [] }
+        #if canImport(Glibc)
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            arc4random_buf(buffer.baseAddress!, count)
+            initialized = count
+        }
+        #else
         var generator = SystemRandomNumberGenerator()
         var bytes: [UInt8] = []
         bytes.reserveCapacity(count + 8)
@@ -143,5 +155,6 @@ public enum RandomToken {
             withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
         }
         return Array(bytes.prefix(count))
+        #endif
     }
 }
