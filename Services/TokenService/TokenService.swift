@@ -214,7 +214,7 @@ public struct TokenService: NeoSecService {
         ).register(on: router)
         let admin = router.group("/admin").add(middleware: AdminAuthMiddleware(adminToken: config.adminToken, realm: "neosec-admin"))
         AdminKeysEndpoint(keys: tokenKeys).register(on: admin)
-        AdminClientsEndpoint(registry: clients, bodyLimit: config.maximumBodyBytes).register(on: admin)
+        AdminClientsEndpoint(registry: clients, tokens: tokens, registrations: registrations, bodyLimit: config.maximumBodyBytes).register(on: admin)
         AdminTrustsEndpoint(trusts: trusts, bodyLimit: config.maximumBodyBytes).register(on: admin)
         let registration = DynamicRegistration(
             registry: clients, store: registrations, time: environment.time, endpoint: issuer(config) + RegistrationEndpoint.path,

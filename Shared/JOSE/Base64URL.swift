@@ -53,12 +53,8 @@ public enum Base64URL {
 
     /// Strict decoding of standard base64 (RFC 4648 §4: `+` and `/`, `=` padding to a multiple
     /// of four), as HTTP Basic credentials carry it (RFC 7617 §2).
-    public static func decodePadded(_ string: some StringProtocol) -> [UInt8]? {
-        decode(string.utf8, table: standardTable, padded: true)
-    }
-
-    /// The same, specialised for `String` here (callers in other modules would otherwise run the
-    /// generic code unspecialised).
+    /// Takes a `String`, not `some StringProtocol`: generic code called from another module runs
+    /// unspecialised, and Basic credentials are decoded on every token request.
     public static func decodePadded(_ string: String) -> [UInt8]? {
         decode(string.utf8, table: standardTable, padded: true)
     }

@@ -96,7 +96,9 @@ public struct SQLRegistrationStore: RegistrationStore {
 
     public func purgeExpired(now: Int64) async throws -> Int {
         try await db.query(
-            "DELETE FROM \(db.table("initial_access_tokens")) WHERE expires_at < ? OR uses_left <= 0 RETURNING hash", [.integer(now)]
+            // Expired ones only: a used-up token may still get a use back from a registration
+            // that is being refused (see `refundInitialAccessToken`); it expires soon enough.
+            "DELETE FROM \(db.table("initial_access_tokens")) WHERE expires_at < ? RETURNING hash", [.integer(now)]
         ).count
     }
 }

@@ -303,6 +303,35 @@ struct IntrospectionTests {
         }
     }
 
+    /// Deleting a client through the admin API ends its tokens: the stored ones are revoked,
+    /// its JWTs (which have no row) are inactive because their client is gone, and a new client
+    /// registered later under the same id does not bring them back.
+    @Test func tokensOfADeletedClientAreInactive() async throws {
+        try await run { h in
+            let rs = try await h.register(Self.resourceServer)
+            let opaqueIssuer = try await h.register(Self.opaqueClient)
+            let jwtIssuer = try await h.register(Self.jwtClient)
+            let opaque = try await h.clientCredentials(opaqueIssuer)
+            let jwt = try await h.clientCredentials(jwtIssuer)
+            #expect(try await h.introspect(opaque, as: rs)["active"] as? Bool == true)
+            #expect(try await h.introspect(jwt, as: rs)["active"] as? Bool == true)
+            for id in [opaqueIssuer.id, jwtIssuer.id] {
+                let status = try await h.flow.client.execute(uri: "/admin/clients/\(id)", method: .delete, headers: [.authorization: "Bearer \(h.flow.admin)"]) { $0.status }
+                #expect(status == .noContent)
+            }
+            // Past the introspection cache (5 s) and the clock-skew allowance for `iat` (60 s).
+            h.time.advance(by: 70)
+            try await h.expectInactive(opaque, as: rs)
+            try await h.expectInactive(jwt, as: rs)
+            let reused = Self.jwtClient.replacingOccurrences(of: #"{"client_name""#, with: #"{"client_id":"\#(jwtIssuer.id)","client_name""#)
+            let again = try await h.register(reused)
+            #expect(again.id == jwtIssuer.id)
+            try await h.expectInactive(jwt, as: rs)
+            // The new client's own tokens are active.
+            #expect(try await h.introspect(try await h.clientCredentials(again), as: rs)["active"] as? Bool == true)
+        }
+    }
+
     /// The answer filed under the caller's exact credentials serves only those credentials,
     /// never a request that would fail authentication or carry another method, and never past
     /// the first answer's expiry.

@@ -235,6 +235,10 @@ struct TokenEndpointTests {
                 #"{"grant_types":["client_credentials"],"access_token_lifetime":999999}"#,
                 #"{"grant_types":"client_credentials"}"#,
                 #"not json"#,
+                // A client_id that is not a string is refused, not replaced by a random one.
+                #"{"client_id":123,"grant_types":["client_credentials"]}"#,
+                #"{"client_id":["a-b-c"],"grant_types":["client_credentials"]}"#,
+                #"{"client_id":"x","grant_types":["client_credentials"]}"#,
             ]
             for json in bad {
                 let (status, body) = try await c.adminJSON(.post, "/admin/clients", json)
@@ -251,6 +255,32 @@ struct TokenEndpointTests {
             #expect(deleted == .noContent)
             let (missing, _) = try await c.adminJSON(.get, "/admin/clients/fixed-id")
             #expect(missing == .notFound)
+            let (deletedAgain, _) = try await c.adminJSON(.delete, "/admin/clients/fixed-id")
+            #expect(deletedAgain == .notFound)
+        }
+    }
+
+    /// RFC 7591 §3.2.1: `client_secret_expires_at` is REQUIRED whenever a secret is issued,
+    /// also when an update turns a public client into one that authenticates with a secret.
+    @Test func updateThatIssuesASecretSaysWhenItExpires() async throws {
+        try await run { c in
+            let publicClient = #"{"client_id":"turns-confidential","grant_types":["authorization_code"],"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"none"}"#
+            let (created, first) = try await c.adminJSON(.post, "/admin/clients", publicClient)
+            #expect(created == .created && first["client_secret"] == nil && first["client_secret_expires_at"] == nil)
+            let (updated, body) = try await c.adminJSON(
+                .put, "/admin/clients/turns-confidential",
+                #"{"grant_types":["authorization_code","client_credentials"],"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"client_secret_basic","allowed_audiences":["https://api.example"]}"#
+            )
+            #expect(updated == .ok)
+            let secret = try #require(body["client_secret"] as? String)
+            #expect(body["client_secret_expires_at"] as? Int == 0)
+            #expect(try await c.token("grant_type=client_credentials", headers: Self.basic("turns-confidential", secret)).0 == .ok)
+            // An update that issues no secret says nothing about one.
+            let (again, unchanged) = try await c.adminJSON(
+                .put, "/admin/clients/turns-confidential",
+                #"{"grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_basic"}"#
+            )
+            #expect(again == .ok && unchanged["client_secret"] == nil && unchanged["client_secret_expires_at"] == nil)
         }
     }
 

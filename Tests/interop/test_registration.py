@@ -98,6 +98,8 @@ def test_register_with_an_initial_access_token_then_manage_the_registration(suit
     uri, rat = info["registration_client_uri"], info["registration_access_token"]
     read = requests.get(uri, headers={"Authorization": "Bearer " + rat}, timeout=10)
     assert read.status_code == 200 and read.json()["client_id"] == info["client_id"] and "client_secret" not in read.json()
+    # RFC 7592 §3: the read response carries both REQUIRED fields.
+    assert read.json()["registration_access_token"] == rat and read.json()["registration_client_uri"] == uri
     assert requests.get(uri, headers={"Authorization": "Bearer " + rat + "x"}, timeout=10).status_code == 401
     assert requests.get(uri, timeout=10).status_code == 401
     # Another client's registration access token opens nothing here.

@@ -136,7 +136,10 @@ final class ClientRegistry: Sendable {
         }
         _ = try await store.update(clientID: clientID, metadataJSON: try Self.encode(metadata), secretHash: secretHash, at: time.epochSeconds)
         invalidate(clientID)
-        return ClientInformation(clientID: clientID, clientSecret: newSecret, clientIDIssuedAt: existing.createdAt, clientSecretExpiresAt: nil, metadata: metadata)
+        // RFC 7591 §3.2.1: `client_secret_expires_at` is REQUIRED when a secret is issued (0: never).
+        return ClientInformation(
+            clientID: clientID, clientSecret: newSecret, clientIDIssuedAt: existing.createdAt, clientSecretExpiresAt: newSecret == nil ? nil : 0, metadata: metadata
+        )
     }
 
     func rotateSecret(_ clientID: String) async throws -> ClientInformation? {
@@ -152,6 +155,17 @@ final class ClientRegistry: Sendable {
     func delete(_ clientID: String) async throws -> Bool {
         defer { invalidate(clientID) }
         return try await store.delete(clientID: clientID)
+    }
+
+    /// Deletes a client with everything it holds, in the order that keeps a failed step
+    /// retryable: its stored tokens are revoked, then the client goes, then its RFC 7592
+    /// registration (and with it the registration access token). Its JWTs have no row; they
+    /// are inactive from then on because introspection requires their client to exist.
+    func delete(_ clientID: String, tokens: any TokenStore, registrations: any RegistrationStore) async throws -> Bool {
+        try await tokens.revokeClient(clientID)
+        let existed = try await delete(clientID)
+        try await registrations.deleteRegistration(clientID: clientID)
+        return existed
     }
 
     func list() async throws -> [ClientInformation] {

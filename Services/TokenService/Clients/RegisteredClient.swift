@@ -21,6 +21,9 @@ enum AccessTokenFormat: String, Sendable {
 /// A client as the token endpoint uses it: metadata validated once, defaults applied.
 final class RegisteredClient: Sendable {
     let id: String
+    /// When this client was registered: a token issued before it belongs to an earlier client
+    /// of the same id (deleted, then registered again) and is not this one's.
+    let createdAt: Int64
     let secretHash: String?
     let metadata: ClientMetadata
     let authMethod: ClientAuthMethod
@@ -66,6 +69,7 @@ final class RegisteredClient: Sendable {
             throw StorageError.corrupt("metadata")
         }
         self.id = stored.clientID
+        self.createdAt = stored.createdAt
         self.secretHash = stored.secretHash
         self.metadata = metadata
         self.authMethod = ClientAuthMethod(rawValue: metadata.tokenEndpointAuthMethod ?? "") ?? .clientSecretBasic

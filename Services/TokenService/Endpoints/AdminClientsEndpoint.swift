@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import ServiceKit
+import Storage
 import WireModels
 
 /// Admin API for clients (`NEOSEC_ADMIN_TOKEN`):
@@ -10,9 +11,11 @@ import WireModels
 /// - `GET /admin/clients`, `GET /admin/clients/{id}` — never a secret.
 /// - `PUT /admin/clients/{id}` — replaces the metadata.
 /// - `POST /admin/clients/{id}/secret` — a new secret; the old one stops working.
-/// - `DELETE /admin/clients/{id}` — 204.
+/// - `DELETE /admin/clients/{id}` — 204; the client's tokens are revoked with it.
 struct AdminClientsEndpoint {
     let registry: ClientRegistry
+    let tokens: any TokenStore
+    let registrations: any RegistrationStore
     let bodyLimit: Int
 
     struct RequestedID: Decodable {
@@ -25,8 +28,11 @@ struct AdminClientsEndpoint {
             var request = request
             let metadata = try await request.jsonBody(ClientMetadata.self, limit: bodyLimit, errorCode: .invalidClientMetadata)
             let bytes = try await request.body.collect(upTo: bodyLimit)
-            let requested = try? JSONDecoder().decode(RequestedID.self, from: Data(buffer: bytes))
-            let information = try await registry.create(metadata, clientID: requested?.clientID)
+            // A `client_id` that is there but not a string is refused, not replaced by a random one.
+            guard let requested = try? JSONDecoder().decode(RequestedID.self, from: Data(buffer: bytes)) else {
+                throw OAuthError(.invalidClientMetadata, description: "client_id must be a string")
+            }
+            let information = try await registry.create(metadata, clientID: requested.clientID)
             context.logger.notice("client registered", metadata: ["client_id": .string(information.clientID)])
             return try Response.json(information, status: .created)
         }
@@ -49,7 +55,7 @@ struct AdminClientsEndpoint {
             return try Response.json(information)
         }
         group.delete("clients/:id") { _, context in
-            guard try await registry.delete(try context.parameters.require("id")) else { throw Self.notFound }
+            guard try await registry.delete(try context.parameters.require("id"), tokens: tokens, registrations: registrations) else { throw Self.notFound }
             return Response(status: .noContent)
         }
     }

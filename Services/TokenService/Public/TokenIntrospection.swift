@@ -189,6 +189,11 @@ public struct TokenIntrospector: Sendable {
         if let notBefore = try await subjectRevocations.notBefore(subject: found.subject, clientID: found.clientID), found.issuedAt <= notBefore {
             return .inactive
         }
+        // A deleted client's tokens die with it, JWTs included (they have no row to revoke), and
+        // stay dead if a client of the same id is registered later.
+        guard let issuedTo = try await authenticator.registry.client(found.clientID), found.issuedAt + Self.issuedAtSkew >= issuedTo.createdAt else {
+            return .inactive
+        }
 
         var result = IntrospectionResult(active: true)
         result.scope = found.scope.isEmpty ? nil : found.scope

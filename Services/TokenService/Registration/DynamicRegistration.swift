@@ -117,9 +117,16 @@ struct DynamicRegistration: Sendable {
             throw error
         }
         let token = Self.registrationTokenPrefix + RandomToken.make(bytes: 32)
-        try await store.putRegistration(
-            clientID: information.clientID, tokenHash: CredentialHash.hex(token), policyJSON: try Self.encode(policy), issuedAt: time.epochSeconds
-        )
+        do {
+            try await store.putRegistration(
+                clientID: information.clientID, tokenHash: CredentialHash.hex(token), policyJSON: try Self.encode(policy), issuedAt: time.epochSeconds
+            )
+        } catch {
+            // No client that nobody can manage: undo the registration, give the use back.
+            _ = try? await registry.delete(information.clientID)
+            if let spent { try? await store.refundInitialAccessToken(hash: spent) }
+            throw error
+        }
         information.registrationAccessToken = token
         information.registrationClientURI = endpoint + "/" + information.clientID
         return information
@@ -140,6 +147,8 @@ struct DynamicRegistration: Sendable {
     func read(clientID: String, bearer: String?) async throws -> ClientInformation {
         _ = try await authorize(clientID: clientID, bearer: bearer)
         guard var information = try await registry.information(clientID) else { throw Self.badToken("the registration access token is invalid for this client") }
+        // RFC 7592 §3: both are REQUIRED in the response; the token is the one just presented.
+        information.registrationAccessToken = bearer
         information.registrationClientURI = endpoint + "/" + clientID
         return information
     }
@@ -187,9 +196,7 @@ struct DynamicRegistration: Sendable {
 
     func delete(clientID: String, bearer: String?, tokens: any TokenStore) async throws {
         _ = try await authorize(clientID: clientID, bearer: bearer)
-        _ = try await registry.delete(clientID)
-        try await store.deleteRegistration(clientID: clientID)
-        try await tokens.revokeClient(clientID)
+        _ = try await registry.delete(clientID, tokens: tokens, registrations: store)
     }
 
     // MARK: Policy
