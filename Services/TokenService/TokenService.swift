@@ -123,7 +123,7 @@ public struct TokenService: NeoSecService {
     func grantHandlers(_ environment: ServiceEnvironment) -> [String: any GrantHandler] {
         let userTokens = userTokens(environment)
         let handlers: [any GrantHandler] = [
-            AuthorizationCodeGrant(store: authorizations, tokens: tokens, userTokens: userTokens, time: environment.time),
+            AuthorizationCodeGrant(store: authorizations, tokens: tokens, userTokens: userTokens, replay: replay, time: environment.time),
             ClientCredentialsGrant(accessTokens: userTokens.accessTokens),
             RefreshTokenGrant(tokens: tokens, subjectRevocations: subjectRevocations, userTokens: userTokens, time: environment.time),
             PasswordGrant(internalClient: environment.internalClient, userTokens: userTokens),

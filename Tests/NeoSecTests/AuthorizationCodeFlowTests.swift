@@ -9,7 +9,7 @@ import NeoSecTesting
 import ServiceKit
 import Storage
 import Testing
-import TokenService
+@testable import TokenService
 import WireModels
 
 /// The authorization code flow through the Token Service's real router. The test plays the
@@ -477,6 +477,52 @@ struct AuthorizationCodeFlowTests {
         }
     }
 
+    /// RFC 9700 §4.14.2: a rotated refresh token presented again is the breach signal even when
+    /// the request is wrong in another way (here a wider scope): the family is revoked.
+    @Test func reuseWithAWiderScopeStillRevokesTheFamily() async throws {
+        try await run { h in
+            let (id, secret) = try await h.register(Self.webClient)
+            let pkce = Self.pkce()
+            let code = Harness.parameter("code", in: try await h.approve(webQuery(id, pkce: pkce)))!
+            let (_, issued) = try await h.token(
+                "grant_type=authorization_code&code=\(code)&redirect_uri=\(Self.encode(Self.redirect))&code_verifier=\(pkce.verifier)",
+                headers: Self.basic(id, secret!)
+            )
+            let r0 = issued["refresh_token"] as! String
+            let (_, rotated) = try await h.token("grant_type=refresh_token&refresh_token=\(r0)", headers: Self.basic(id, secret!))
+            let r1 = try #require(rotated["refresh_token"] as? String)
+            let (reuse, reuseBody) = try await h.token("grant_type=refresh_token&refresh_token=\(r0)&scope=openid%20email", headers: Self.basic(id, secret!))
+            #expect(reuse == .badRequest)
+            #expect(reuseBody["error"] as? String == "invalid_grant")
+            let (dead, deadBody) = try await h.token("grant_type=refresh_token&refresh_token=\(r1)", headers: Self.basic(id, secret!))
+            #expect(dead == .badRequest && deadBody["error"] as? String == "invalid_grant")
+        }
+    }
+
+    /// A replay that arrives while the first redemption is still storing its tokens finds
+    /// nothing to revoke yet; it leaves a mark, and the redemption revokes its own tokens when
+    /// it finds the mark. Simulated by leaving the mark before the redemption.
+    @Test func replayDuringRedemptionRevokesTheRedemptionsTokens() async throws {
+        try await run { h in
+            let (id, secret) = try await h.register(Self.webClient)
+            let pkce = Self.pkce()
+            let code = Harness.parameter("code", in: try await h.approve(webQuery(id, pkce: pkce)))!
+            let hash = CredentialHash.hex(code)
+            #expect(try await h.environment.replay.claim(scope: AuthorizationCodeGrant.replayScope, id: hash, expiresAt: h.time.epochSeconds + 600, now: h.time.epochSeconds))
+            let (status, body) = try await h.token(
+                "grant_type=authorization_code&code=\(code)&redirect_uri=\(Self.encode(Self.redirect))&code_verifier=\(pkce.verifier)",
+                headers: Self.basic(id, secret!)
+            )
+            #expect(status == .badRequest)
+            #expect(body["error"] as? String == "invalid_grant")
+            #expect(body["access_token"] == nil)
+            // What it stored is revoked: no live token descends from the code.
+            let rows = try await h.environment.database.query("SELECT revoked FROM issued_tokens WHERE parent_hash = ?", [.text(hash)])
+            #expect(!rows.isEmpty)
+            #expect(try rows.allSatisfy { try $0.integer("revoked") == 1 })
+        }
+    }
+
     @Test func noRefreshTokenWithoutOfflineAccess() async throws {
         try await run { h in
             let (id, secret) = try await h.register(Self.webClient)
@@ -554,6 +600,13 @@ struct AuthorizationCodeFlowTests {
                 "response_type=token&response_mode=query&client_id=\(id)&redirect_uri=\(Self.encode("https://legacy.example.com/cb"))&scope=openid"
             )
             #expect(query?.contains("#error=invalid_request") == true)
+            // Errors found before the response type is looked at go in the fragment too.
+            for extra in ["request=eyJhbGciOiJub25lIn0.e30.", "request_uri=https%3A%2F%2Frp.example%2Fr", "state=" + String(repeating: "s", count: 1025)] {
+                let (_, early, _) = try await h.authorize(
+                    "response_type=token&client_id=\(id)&redirect_uri=\(Self.encode("https://legacy.example.com/cb"))&scope=openid&" + extra
+                )
+                #expect(early?.hasPrefix("https://legacy.example.com/cb#error=") == true, "\(extra): \(early ?? "nil")")
+            }
 
             let final = try await h.approve(
                 "response_type=token%20id_token&client_id=\(id)&redirect_uri=\(Self.encode("https://legacy.example.com/cb"))&scope=openid%20documents%3Aread&state=s&nonce=n-1"

@@ -59,10 +59,11 @@ struct BrowserFlowEndToEndTests {
         location.hasPrefix("/") ? base + location : location
     }
 
-    static func tokenRequest(_ suite: Suite, _ form: [(String, String)]) async throws -> (Int, [String: Any]) {
+    /// A token request as `demo-web` (client_secret_basic), or unauthenticated for a public client.
+    static func tokenRequest(_ suite: Suite, _ form: [(String, String)], asDemoWeb: Bool = true) async throws -> (Int, [String: Any]) {
         var request = HTTPClientRequest(url: suite.token + "/oauth2/token")
         request.method = .POST
-        request.headers.add(name: "Authorization", value: "Basic " + Data("demo-web:\(suite.webSecret)".utf8).base64EncodedString())
+        if asDemoWeb { request.headers.add(name: "Authorization", value: "Basic " + Data("demo-web:\(suite.webSecret)".utf8).base64EncodedString()) }
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.body = .bytes(ByteBuffer(string: TestBrowser.encode(form)))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
@@ -258,6 +259,51 @@ struct BrowserFlowEndToEndTests {
         )
         let sessionAccess = try #require(silentTokens["access_token"] as? String)
         #expect(try await Self.bearerGet(suite.token + "/oauth2/userinfo", sessionAccess).0 == 200)
+
+        // 8b. A native app's private-use redirect URI (RFC 8252 §7.1) gets its code too.
+        let adminToken = try String(contentsOfFile: suite.directory.path + "/data/admin.token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        var registerNative = HTTPClientRequest(url: suite.token + "/admin/clients")
+        registerNative.method = .POST
+        registerNative.headers.add(name: "Authorization", value: "Bearer " + adminToken)
+        registerNative.headers.add(name: "Content-Type", value: "application/json")
+        registerNative.body = .bytes(
+            ByteBuffer(string: #"{"client_id":"native-app","client_name":"Native","grant_types":["authorization_code"],"token_endpoint_auth_method":"none","redirect_uris":["com.example.native:/cb"],"scope":"openid"}"#)
+        )
+        #expect(try await HTTPClient.shared.execute(registerNative, timeout: .seconds(10)).status == .created)
+        let nativeAuthorize = try await browser.get(
+            suite.token + "/oauth2/authorize?response_type=code&client_id=native-app&redirect_uri=com.example.native%3A%2Fcb&scope=openid&state=n-1"
+                + "&code_challenge=\(challenge)&code_challenge_method=S256"
+        )
+        let nativeLogin = try await browser.get(try #require(nativeAuthorize.location))
+        let nativeConsent = try await browser.get(Self.absolute(try #require(nativeLogin.location), base: suite.authn))
+        #expect(nativeConsent.status == 200)
+        let nativeAllowed = try await browser.post(
+            suite.authn + "/consent",
+            form: [
+                ("csrf_token", try #require(TestBrowser.inputValue("csrf_token", in: nativeConsent.body))),
+                ("consent_challenge", try #require(TestBrowser.inputValue("consent_challenge", in: nativeConsent.body))),
+                ("scope", "openid"), ("decision", "allow"),
+            ]
+        )
+        #expect(nativeAllowed.status == 303)
+        let nativeCallback = try #require(nativeAllowed.location)
+        #expect(nativeCallback.hasPrefix("com.example.native:/cb?"), "\(nativeCallback)")
+        #expect(Self.parameter("state", in: nativeCallback) == "n-1")
+        let nativeCode = try #require(Self.parameter("code", in: nativeCallback))
+        let (nativeStatus, nativeTokens) = try await Self.tokenRequest(
+            suite,
+            [("grant_type", "authorization_code"), ("code", nativeCode), ("redirect_uri", "com.example.native:/cb"), ("code_verifier", verifier), ("client_id", "native-app")],
+            asDemoWeb: false
+        )
+        #expect(nativeStatus == 200, "\(nativeTokens)")
+        #expect(nativeTokens["id_token"] is String)
+
+        // 8c. prompt=select_account shows the sign-in form despite the session (OpenID Connect
+        // Core §3.1.2.1), with the current account filled in.
+        let select = try await browser.get(Self.authorizeURL(suite, challenge: challenge, scope: "openid", extra: "&prompt=select_account"))
+        let selectPage = try await browser.get(try #require(select.location))
+        #expect(selectPage.status == 200)
+        #expect(TestBrowser.inputValue("username", in: selectPage.body) == "alice")
 
         // 9. RP-initiated logout back to the registered URI, then prompt=none needs a login.
         let logout = try await browser.get(

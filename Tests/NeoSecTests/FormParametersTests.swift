@@ -141,7 +141,7 @@ struct OAuthErrorTests {
     }
 
     @Test func responseIsJSONAndNotCached() throws {
-        let response = OAuthError.invalidClient(usedBasic: true, realm: "neosec").makeResponse()
+        let response = OAuthError.invalidClient(realm: "neosec").makeResponse()
         #expect(response.status == .unauthorized)
         #expect(response.headers[.cacheControl] == "no-store")
         #expect(response.headers[.contentType] == "application/json")

@@ -54,7 +54,9 @@ struct LoginEndpoint {
         let info = try await web.challenges.login(challenge)
         let signedIn = try await web.sessions.current(request)
         let needsSecondFactor = SecondFactor.required(by: info.acrValues)
-        if let signedIn, !info.prompt.contains("login"),
+        // `select_account` (OpenID Connect Core §3.1.2.1) shows the form even with a session: the
+        // user picks the account by signing in with it (prefilled with the current one).
+        if let signedIn, !info.prompt.contains("login"), !info.prompt.contains("select_account"),
             info.maxAge.map({ time.epochSeconds - signedIn.session.authTime <= Int64($0) }) ?? true,
             !needsSecondFactor || signedIn.session.acr == SecondFactor.acr
         {

@@ -53,13 +53,21 @@ struct ChallengeClient: Sendable {
         return challenge
     }
 
-    /// `redirect_to` comes from the Token Service over an authenticated call; it is still checked
-    /// to be an absolute http(s) URL before it becomes a `Location`.
+    /// `redirect_to` comes from the Token Service over an authenticated call (which matched a
+    /// client's redirect URI exactly); it is still checked before it becomes a `Location`: an
+    /// absolute http(s) URL with a host, or a native app's private-use scheme (RFC 8252 §7.1:
+    /// reverse domain name, so it has a dot, which no script-running scheme like `javascript:`
+    /// or `data:` has), printable ASCII only.
+    static func isAcceptableLocation(_ location: String) -> Bool {
+        guard location.utf8.count <= 8192, location.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), let url = URL(string: location),
+            let scheme = url.scheme?.lowercased()
+        else { return false }
+        if scheme == "http" || scheme == "https" { return url.host?.isEmpty == false }
+        return scheme.contains(".") && scheme.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == 46 || $0 == 43 || $0 == 45 }
+    }
+
     private func target(_ answer: RedirectAnswer) throws(HTMLError) -> String {
-        guard let location = answer.redirectTo, location.utf8.count <= 8192, let url = URL(string: location),
-            let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host?.isEmpty == false,
-            location.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
-        else { throw pages.unavailable }
+        guard let location = answer.redirectTo, Self.isAcceptableLocation(location) else { throw pages.unavailable }
         return location
     }
 

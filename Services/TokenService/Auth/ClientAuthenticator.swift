@@ -7,7 +7,7 @@ import WireModels
 
 /// Client authentication at the token endpoint (RFC 6749 §2.3, RFC 7523 §2.2, OpenID Connect
 /// Core §9). Exactly one method may be used, and it must be the one the client registered.
-/// Every failure is `invalid_client` (401, with a Basic challenge when Basic was tried), except
+/// Every failure is `invalid_client` (401 with a Basic challenge, whatever method was tried), except
 /// a request using several methods at once, which is `invalid_request`.
 struct ClientAuthenticator: Sendable {
     static let assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -33,7 +33,7 @@ struct ClientAuthenticator: Sendable {
     func authenticate(_ request: Request, form: FormParameters) async throws -> RegisteredClient {
         let presented = try parse(request, form: form)
         // Built only when thrown: a successful authentication does not pay for the error value.
-        var fail: OAuthError { OAuthError.invalidClient(usedBasic: presented.usedBasic, realm: realm) }
+        var fail: OAuthError { OAuthError.invalidClient(realm: realm) }
 
         let methodsUsed = [presented.usedBasic, presented.formSecret != nil, presented.assertion != nil].filter { $0 }.count
         guard methodsUsed <= 1 else { throw OAuthError.invalidRequest("use exactly one client authentication method") }

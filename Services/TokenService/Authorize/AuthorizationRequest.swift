@@ -102,21 +102,22 @@ enum AuthorizationRequestParser {
         )
         func fail(_ error: String, _ description: String) -> Failure { .redirect(pending, error: error, description: description) }
 
-        if let state = form["state"], state.utf8.count > 1024 { pending.state = nil; throw fail("invalid_request", "state too long") }
+        if let state = form["state"], state.utf8.count > 1024 { pending.state = nil }
+        let rawType = form["response_type"]
+        let responseType = rawType.map(normalizedResponseType) ?? ""
+        let implicit = ClientPolicy.implicitResponseTypes.contains(responseType)
+        // OAuth 2.0 Multiple Response Type Encoding Practices §2.1: token responses never go in
+        // the query; errors follow the response's encoding, so it is settled before any error.
+        if implicit || form["response_mode"] == "fragment" { pending.usesFragment = true }
+        if form["state"] != nil, pending.state == nil { throw fail("invalid_request", "state too long") }
+        guard rawType != nil else { throw fail("invalid_request", "missing parameter: response_type") }
+        switch form["response_mode"] {
+        case nil, "query" where !implicit, "fragment": break
+        default: throw fail("invalid_request", implicit ? "implicit responses use response_mode=fragment" : "response_mode must be query or fragment")
+        }
         // Request objects are not supported (OpenID Connect Core §6).
         if form["request"] != nil { throw fail("request_not_supported", "request objects are not supported") }
         if form["request_uri"] != nil { throw fail("request_uri_not_supported", "request_uri is not supported") }
-        guard let rawType = form["response_type"] else { throw fail("invalid_request", "missing parameter: response_type") }
-        let responseType = normalizedResponseType(rawType)
-        let implicit = ClientPolicy.implicitResponseTypes.contains(responseType)
-        // OAuth 2.0 Multiple Response Type Encoding Practices §2.1: token responses never go in
-        // the query; errors follow the response's encoding.
-        if implicit { pending.usesFragment = true }
-        switch form["response_mode"] {
-        case nil, "query" where !implicit: break
-        case "fragment": pending.usesFragment = true
-        default: throw fail("invalid_request", implicit ? "implicit responses use response_mode=fragment" : "response_mode must be query or fragment")
-        }
         guard ClientPolicy.supportedResponseTypes.contains(responseType) else {
             throw fail("unsupported_response_type", "response_type must be code (or, for clients allowed the implicit grant, token or id_token token)")
         }

@@ -15,6 +15,9 @@ struct AuthorizationCodeGrant: GrantHandler {
     let store: any AuthorizationStore
     let tokens: any TokenStore
     let userTokens: UserTokenIssuer
+    /// Where a replay leaves its mark, so that a redemption still issuing when the replay
+    /// arrives revokes what it issued (see `replayed(_:)`).
+    let replay: any ReplayStore
     let time: any TimeSource
 
     func handle(_ request: TokenRequest) async throws -> TokenResponse {
@@ -24,7 +27,7 @@ struct AuthorizationCodeGrant: GrantHandler {
         let hash = CredentialHash.hex(code)
         guard let stored = try await store.findCode(hash: hash) else { throw OAuthError.invalidGrant("unknown code") }
         if stored.used {
-            try await tokens.revokeIssued(from: hash)
+            try await replayed(stored)
             throw OAuthError.invalidGrant("code already used; tokens issued from it are revoked")
         }
         guard stored.clientID == client.id else { throw OAuthError.invalidGrant("code was issued to another client") }
@@ -52,12 +55,30 @@ struct AuthorizationCodeGrant: GrantHandler {
 
         guard try await store.consumeCode(hash: hash) else {
             // Lost a race with another redemption of the same code: that is a replay too.
-            try await tokens.revokeIssued(from: hash)
+            try await replayed(stored)
             throw OAuthError.invalidGrant("code already used; tokens issued from it are revoked")
         }
-        return try await userTokens.issue(
+        let response = try await userTokens.issue(
             client: client, login: login, scopes: grant.grantedScopes, resources: pending.resources, nonce: pending.nonce, parentHash: hash,
             confirmation: request.confirmation
         )
+        // RFC 6749 §4.1.2: a replay revokes what the code gave. One that arrived while these
+        // tokens were being stored revoked nothing yet: it left its mark, so they go now.
+        guard try await replay.claim(scope: Self.replayScope, id: hash, expiresAt: stored.expiresAt + Self.markLifetime, now: time.epochSeconds) else {
+            try await tokens.revokeIssued(from: hash)
+            throw OAuthError.invalidGrant("code already used; tokens issued from it are revoked")
+        }
+        return response
+    }
+
+    static let replayScope = "code-redemption"
+    /// Longer than any redemption can take: a mark outlives the code by this much.
+    static let markLifetime: Int64 = 300
+
+    /// A replayed code: mark it first, then revoke. A redemption whose tokens are stored after
+    /// the revocation finds the mark when it claims it last, and revokes its own tokens.
+    private func replayed(_ stored: StoredCode) async throws {
+        _ = try await replay.claim(scope: Self.replayScope, id: stored.hash, expiresAt: stored.expiresAt + Self.markLifetime, now: time.epochSeconds)
+        try await tokens.revokeIssued(from: stored.hash)
     }
 }

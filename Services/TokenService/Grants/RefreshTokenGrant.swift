@@ -31,6 +31,12 @@ struct RefreshTokenGrant: GrantHandler {
         guard let family = stored.familyID, let claims = stored.claimsJSON else { throw OAuthError.serverError }
         let grant: RefreshGrant = try AuthorizationFlow.decode(claims)
 
+        // RFC 9700 §4.14.2: presenting a rotated or revoked refresh token is the breach signal,
+        // whatever else is wrong with the request (a wider scope, a missing DPoP proof).
+        if stored.revoked {
+            try await tokens.revokeFamily(family)
+            throw OAuthError.invalidGrant("refresh token already used or revoked; its family is revoked")
+        }
         // RFC 9449 §5: a DPoP-bound refresh token is only usable with a proof by its key.
         if let bound = grant.jkt {
             guard let presentedKey = request.dpopJKT, ConstantTime.equals(Array(presentedKey.utf8), Array(bound.utf8)) else {
@@ -42,10 +48,6 @@ struct RefreshTokenGrant: GrantHandler {
             guard let parsed = ScopeSet.parse(requested), !parsed.isEmpty else { throw OAuthError.invalidScope("malformed scope") }
             guard parsed.allSatisfy(grant.scopes.contains) else { throw OAuthError.invalidScope("scope exceeds the original grant") }
             scopes = parsed
-        }
-        if stored.revoked {
-            try await tokens.revokeFamily(family)
-            throw OAuthError.invalidGrant("refresh token already used or revoked; its family is revoked")
         }
         guard try await tokens.retireRefreshToken(hash: hash) != nil else {
             // Lost the race with a concurrent use of the same token: reuse.

@@ -106,7 +106,7 @@ public struct TokenIntrospector: Sendable {
     /// scope is 403.
     public func authenticateCaller(_ request: Request, form: FormParameters) async throws -> IntrospectionCaller {
         let client = try await authenticator.authenticate(request, form: form)
-        guard !client.isPublic else { throw OAuthError.invalidClient("public clients cannot introspect tokens", usedBasic: false, realm: realm) }
+        guard !client.isPublic else { throw OAuthError.invalidClient("public clients cannot introspect tokens", realm: realm) }
         guard client.scopes.contains(Self.requiredScope) else {
             throw OAuthError(.unauthorizedClient, status: .forbidden, description: "client is not allowed to introspect tokens")
         }

@@ -106,10 +106,10 @@ public struct OAuthError: Error, Sendable, Equatable, HTTPResponseError {
     public static func invalidGrant(_ description: String? = nil) -> OAuthError { OAuthError(.invalidGrant, description: description) }
     public static func invalidScope(_ description: String? = nil) -> OAuthError { OAuthError(.invalidScope, description: description) }
 
-    /// RFC 6749 §5.2: 401 with a challenge matching the scheme the client used (Basic when it
-    /// used HTTP authentication).
-    public static func invalidClient(_ description: String? = "client authentication failed", usedBasic: Bool, realm: String) -> OAuthError {
-        OAuthError(.invalidClient, status: .unauthorized, description: description, challenge: usedBasic ? Challenge(scheme: "Basic", realm: realm) : nil)
+    /// RFC 6749 §5.2: 401 naming the HTTP authentication scheme we support (Basic), whichever
+    /// method the client tried: RFC 9110 §15.5.2 says every 401 MUST carry a challenge.
+    public static func invalidClient(_ description: String? = "client authentication failed", realm: String) -> OAuthError {
+        OAuthError(.invalidClient, status: .unauthorized, description: description, challenge: Challenge(scheme: "Basic", realm: realm))
     }
 
     /// RFC 6750 §3.1 `invalid_token`, 401 with a Bearer challenge.
