@@ -199,7 +199,7 @@ public struct TokenService: NeoSecService {
             authenticator: authenticator, devices: devices, time: environment.time, lifetime: config.deviceCodeLifetime,
             interval: config.devicePollInterval, verificationURI: authnURL + "/device", bodyLimit: config.maximumBodyBytes
         ).register(on: router)
-        AuthorizeEndpoint(flow: flow, registry: clients, bodyLimit: config.maximumBodyBytes).register(on: router)
+        AuthorizeEndpoint(flow: flow, registry: clients, keys: tokenKeys, bodyLimit: config.maximumBodyBytes).register(on: router)
         EndSessionEndpoint(flow: flow, registry: clients, keys: tokenKeys, bodyLimit: config.maximumBodyBytes).register(on: router)
         let verifier = UserinfoTokenVerifier(
             keys: tokenKeys, tokens: tokens, subjectRevocations: subjectRevocations, time: environment.time, userinfoAudience: userTokens.userinfoAudience

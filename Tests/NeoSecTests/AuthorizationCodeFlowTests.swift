@@ -523,6 +523,35 @@ struct AuthorizationCodeFlowTests {
         }
     }
 
+    /// OpenID Connect Core §3.1.2.1 `id_token_hint`: only the user it names gets a positive
+    /// answer; a hint that is not our ID token for this client is `invalid_request`.
+    @Test func idTokenHintNamesTheUserWhoMaySignIn() async throws {
+        try await run { h in
+            let (id, secret) = try await h.register(Self.webClient)
+            let pkce = Self.pkce()
+            let code = Harness.parameter("code", in: try await h.approve(webQuery(id, pkce: pkce)))!
+            let (_, issued) = try await h.token(
+                "grant_type=authorization_code&code=\(code)&redirect_uri=\(Self.encode(Self.redirect))&code_verifier=\(pkce.verifier)",
+                headers: Self.basic(id, secret!)
+            )
+            let hint = "&id_token_hint=" + (try #require(issued["id_token"] as? String))
+            let same = try await h.approve(webQuery(id, pkce: pkce, extra: hint))
+            #expect(Harness.parameter("code", in: same) != nil, "\(same)")
+            let other = try await h.approve(webQuery(id, pkce: pkce, extra: hint), subject: "user-bob")
+            #expect(other.hasPrefix(Self.redirect + "?"))
+            #expect(Harness.parameter("error", in: other) == "login_required")
+            #expect(Harness.parameter("code", in: other) == nil)
+            // Issued to another client, or not an ID token of ours: refused at the redirect URI.
+            let (otherClient, _) = try await h.register(Self.webClient)
+            for (client, badHint) in [(otherClient, hint), (id, "&id_token_hint=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyLWFsaWNlIn0."), (id, "&id_token_hint=garbage")] {
+                let (status, location, _) = try await h.authorize(webQuery(client, pkce: pkce, extra: badHint))
+                #expect(status == .seeOther)
+                #expect(Harness.parameter("error", in: location ?? "") == "invalid_request", "\(badHint)")
+                #expect(Harness.parameter("login_challenge", in: location ?? "") == nil)
+            }
+        }
+    }
+
     @Test func noRefreshTokenWithoutOfflineAccess() async throws {
         try await run { h in
             let (id, secret) = try await h.register(Self.webClient)

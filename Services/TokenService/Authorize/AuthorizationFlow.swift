@@ -96,6 +96,10 @@ struct AuthorizationFlow: Sendable {
         if pending.prompt.contains("login"), accept.authTime + Self.skew < (pending.createdAt ?? now) {
             return errorRedirect(pending, error: "login_required", description: "prompt=login requires a fresh authentication")
         }
+        // OpenID Connect Core §3.1.2.1: the user the hint names, or an error.
+        if let expected = pending.hintSubject, !ConstantTime.equals(Array(expected.utf8), Array(accept.subject.utf8)) {
+            return errorRedirect(pending, error: "login_required", description: "the signed-in user is not the one id_token_hint names")
+        }
         pending.login = PendingAuthorization.Login(
             subject: accept.subject, authTime: accept.authTime, acr: accept.acr, amr: accept.amr, sessionID: accept.sessionID
         )

@@ -35,6 +35,9 @@ struct PendingAuthorization: Codable, Sendable, Equatable {
     /// device code); then consent is always asked and no code is issued.
     var deviceCodeHash: String? = nil
 
+    /// OpenID Connect Core §3.1.2.1 `id_token_hint`: the subject of the (verified) ID token
+    /// the client sent; a login as anyone else ends in `login_required`.
+    var hintSubject: String? = nil
     var isImplicit: Bool { responseType.map(ClientPolicy.implicitResponseTypes.contains) ?? false }
 
     struct Login: Codable, Sendable, Equatable {

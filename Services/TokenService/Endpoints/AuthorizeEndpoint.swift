@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import JOSE
 import ServiceKit
 import WireModels
 
@@ -14,6 +15,8 @@ struct AuthorizeEndpoint {
 
     let flow: AuthorizationFlow
     let registry: ClientRegistry
+    /// The token-signing keys: an `id_token_hint` must be one of our ID tokens.
+    let keys: KeyRing
     let bodyLimit: Int
 
     func register(on router: Router<NeoSecRequestContext>) {
@@ -41,7 +44,17 @@ struct AuthorizeEndpoint {
 
     func authorize(_ form: FormParameters, context: NeoSecRequestContext) async throws -> Response {
         do {
-            let (_, pending) = try await AuthorizationRequestParser.parse(form, registry: registry)
+            var (client, pending) = try await AuthorizationRequestParser.parse(form, registry: registry)
+            if let hint = form["id_token_hint"] {
+                // Ours and issued to this client; it may have expired (it only names the user).
+                guard hint.utf8.count <= JWS.maximumLength,
+                    let claims = try? await JWS.verify(hint, as: IDTokenClaims.self, keys: keys.verificationKeys, acceptedTypes: ["JWT", nil]).claims,
+                    claims.iss == flow.issuer, claims.aud == client.id
+                else {
+                    throw AuthorizationRequestParser.Failure.redirect(pending, error: "invalid_request", description: "id_token_hint is not an ID token issued to this client")
+                }
+                pending.hintSubject = claims.sub
+            }
             return Self.redirect(to: try await flow.begin(pending))
         } catch let failure as AuthorizationRequestParser.Failure {
             switch failure {
