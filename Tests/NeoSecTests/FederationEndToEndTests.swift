@@ -95,12 +95,16 @@ struct FederationEndToEndTests {
 
     /// Starts the downstream code flow and signs in through the upstream provider as `user`.
     /// Returns the downstream ID token's subject.
-    func federatedSignIn(_ browser: TestBrowser, upstream: Running, downstream: Running, user: String) async throws -> String {
+    /// With `acrValues` asking for two-step verification, the callback must refuse instead
+    /// (then returns nil).
+    @discardableResult
+    func federatedSignIn(_ browser: TestBrowser, upstream: Running, downstream: Running, user: String, acrValues: String? = nil) async throws -> String? {
         let verifier = RandomToken.make(bytes: 32)
         let challenge = Base64URL.encode(SHA256.hash(data: Array(verifier.utf8)))
         let authorize = try await browser.get(
             downstream.token + "/oauth2/authorize?response_type=code&client_id=demo-web&redirect_uri=\(Self.redirect.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
                 + "&scope=openid%20profile%20email&state=fed&nonce=n&code_challenge=\(challenge)&code_challenge_method=S256"
+                + (acrValues.map { "&acr_values=" + $0.addingPercentEncoding(withAllowedCharacters: .alphanumerics)! } ?? "")
         )
         let login = try await browser.get(try #require(authorize.location))
         #expect(login.body.contains("Sign in with Upstream NeoSec"))
@@ -138,6 +142,13 @@ struct FederationEndToEndTests {
             next = try #require(try await browser.post(upstream.authn + "/consent", form: form).location)
         }
         #expect(next.hasPrefix(downstream.authn + "/federation/callback?"))
+        if acrValues != nil {
+            let refused = try await browser.get(next)
+            #expect(refused.status == 403)
+            #expect(refused.body.contains("Two-step verification required"))
+            #expect(refused.location == nil)
+            return nil
+        }
 
         // Back at the downstream Authentication Service, then its consent, then the client.
         var location = Self.absolute(try #require(try await browser.get(next).location), base: downstream.authn)
@@ -174,7 +185,7 @@ struct FederationEndToEndTests {
     func flow(upstream: Running, downstream: Running) async throws {
         // 1. A first federated sign-in creates a new account — not the local alice with the same email.
         let browser = TestBrowser()
-        let subject = try await federatedSignIn(browser, upstream: upstream, downstream: downstream, user: "alice")
+        let subject = try #require(try await federatedSignIn(browser, upstream: upstream, downstream: downstream, user: "alice"))
         let ids = try await accountIDs(downstream)
         #expect(ids["alice"] != subject, "never linked by matching email")
         #expect(ids["alice@upstream"] == subject)
@@ -183,7 +194,7 @@ struct FederationEndToEndTests {
         #expect(!account.body.contains("Password (local)"))
 
         // 2. Again, in a fresh browser: the same account.
-        let again = try await federatedSignIn(TestBrowser(), upstream: upstream, downstream: downstream, user: "alice")
+        let again = try #require(try await federatedSignIn(TestBrowser(), upstream: upstream, downstream: downstream, user: "alice"))
         #expect(again == subject)
 
         // 3. The local bob links his upstream identity (signed in at both), then signs in with it.
@@ -226,7 +237,9 @@ struct FederationEndToEndTests {
         let linkedPage = try await bob.get(downstream.authn + "/account")
         #expect(linkedPage.body.contains("Password (local)"))
         #expect(linkedPage.body.contains("Upstream NeoSec (\(upstream.token))"))
-        let bobSubject = try await federatedSignIn(TestBrowser(), upstream: upstream, downstream: downstream, user: "bob")
+        let bobSubject = try #require(try await federatedSignIn(TestBrowser(), upstream: upstream, downstream: downstream, user: "bob"))
+        // A client asking for two-step verification does not get it from a federated sign-in.
+        try await federatedSignIn(TestBrowser(), upstream: upstream, downstream: downstream, user: "bob", acrValues: "urn:neosec:acr:mfa")
         #expect(bobSubject == ids["bob"])
 
         // 4. A callback with a state from another browser, or replayed, is refused.

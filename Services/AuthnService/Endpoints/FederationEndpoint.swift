@@ -163,6 +163,13 @@ struct FederationEndpoint {
             response.setCookie(clearBinding)
             return response
         }
+        // `acr_values` asking for two-step verification is honoured here as on the password
+        // path (SPEC §5): a federated sign-in does not satisfy it unless the client accepts it.
+        let info = try await web.challenges.login(challenge)
+        if SecondFactor.required(by: info.acrValues), !info.acrValues.contains(Self.acr) {
+            context.logger.info("federated login does not meet the requested acr", metadata: ["account_id": .string(account.id)])
+            throw web.pages.secondFactorRequired
+        }
         let location = try await web.challenges.acceptLogin(
             LoginAccept(challenge: challenge, subject: account.id, authTime: session.authTime, acr: Self.acr, amr: Self.amr, sessionID: session.sid)
         )
