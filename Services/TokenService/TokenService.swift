@@ -125,7 +125,7 @@ public struct TokenService: NeoSecService {
         let handlers: [any GrantHandler] = [
             AuthorizationCodeGrant(store: authorizations, tokens: tokens, userTokens: userTokens, replay: replay, time: environment.time),
             ClientCredentialsGrant(accessTokens: userTokens.accessTokens),
-            RefreshTokenGrant(tokens: tokens, subjectRevocations: subjectRevocations, userTokens: userTokens, time: environment.time),
+            RefreshTokenGrant(tokens: tokens, subjectRevocations: subjectRevocations, userTokens: userTokens, replay: replay, time: environment.time),
             PasswordGrant(internalClient: environment.internalClient, userTokens: userTokens),
             TokenExchangeGrant(
                 issuer: issuer(environment.config), tokenEndpoint: Self.tokenEndpointURL(environment.config),

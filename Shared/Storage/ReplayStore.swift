@@ -4,6 +4,8 @@ public protocol ReplayStore: Sendable {
     /// Records `id` under `scope` until `expiresAt`. Returns false when it was already recorded —
     /// the caller must then refuse the request. Atomic across replicas sharing the store.
     func claim(scope: String, id: String, expiresAt: Int64, now: Int64) async throws -> Bool
+    /// Whether `id` is recorded under `scope` and not expired (a mark left by another request).
+    func isClaimed(scope: String, id: String, now: Int64) async throws -> Bool
     /// Forgets identifiers whose tokens have expired; returns how many.
     func purgeExpired(now: Int64) async throws -> Int
 }
@@ -42,6 +44,13 @@ public struct SQLReplayStore: ReplayStore {
             ),
         ])
         return results.last?.isEmpty == false
+    }
+
+    public func isClaimed(scope: String, id: String, now: Int64) async throws -> Bool {
+        try await !db.query(
+            "SELECT 1 AS found FROM \(db.table("used_identifiers")) WHERE scope = ? AND id_hash = ? AND expires_at > ?",
+            [.text(scope), .text(CredentialHash.hex(id)), .integer(now)]
+        ).isEmpty
     }
 
     public func purgeExpired(now: Int64) async throws -> Int {

@@ -499,6 +499,30 @@ struct AuthorizationCodeFlowTests {
         }
     }
 
+    /// A reuse detected while a rotation is storing its successor revokes the family without
+    /// the successor; the rotation finds the reuse's mark and revokes it. Simulated by leaving
+    /// the mark before the rotation.
+    @Test func reuseDuringRotationRevokesTheSuccessor() async throws {
+        try await run { h in
+            let (id, secret) = try await h.register(Self.webClient)
+            let pkce = Self.pkce()
+            let code = Harness.parameter("code", in: try await h.approve(webQuery(id, pkce: pkce)))!
+            let (_, issued) = try await h.token(
+                "grant_type=authorization_code&code=\(code)&redirect_uri=\(Self.encode(Self.redirect))&code_verifier=\(pkce.verifier)",
+                headers: Self.basic(id, secret!)
+            )
+            let r0 = issued["refresh_token"] as! String
+            let row = try #require(try await h.environment.database.query("SELECT family_id FROM issued_tokens WHERE hash = ?", [.text(CredentialHash.hex(r0))]).first)
+            let family = try row.text("family_id")
+            #expect(try await h.environment.replay.claim(scope: RefreshTokenGrant.reuseScope, id: family, expiresAt: h.time.epochSeconds + 300, now: h.time.epochSeconds))
+            let (status, body) = try await h.token("grant_type=refresh_token&refresh_token=\(r0)", headers: Self.basic(id, secret!))
+            #expect(status == .badRequest)
+            #expect(body["error"] as? String == "invalid_grant")
+            let live = try await h.environment.database.query("SELECT hash FROM issued_tokens WHERE family_id = ? AND revoked = 0", [.text(family)])
+            #expect(live.isEmpty)
+        }
+    }
+
     /// A replay that arrives while the first redemption is still storing its tokens finds
     /// nothing to revoke yet; it leaves a mark, and the redemption revokes its own tokens when
     /// it finds the mark. Simulated by leaving the mark before the redemption.

@@ -13,6 +13,9 @@ struct RefreshTokenGrant: GrantHandler {
     let tokens: any TokenStore
     let subjectRevocations: any SubjectRevocationStore
     let userTokens: UserTokenIssuer
+    /// Where reuse detection leaves its mark on a family, so that a rotation in flight at that
+    /// moment revokes the successor it stored (see `familyReused`).
+    let replay: any ReplayStore
     let time: any TimeSource
 
     func handle(_ request: TokenRequest) async throws -> TokenResponse {
@@ -34,7 +37,7 @@ struct RefreshTokenGrant: GrantHandler {
         // RFC 9700 §4.14.2: presenting a rotated or revoked refresh token is the breach signal,
         // whatever else is wrong with the request (a wider scope, a missing DPoP proof).
         if stored.revoked {
-            try await tokens.revokeFamily(family)
+            try await familyReused(family)
             throw OAuthError.invalidGrant("refresh token already used or revoked; its family is revoked")
         }
         // RFC 9449 §5: a DPoP-bound refresh token is only usable with a proof by its key.
@@ -51,16 +54,35 @@ struct RefreshTokenGrant: GrantHandler {
         }
         guard try await tokens.retireRefreshToken(hash: hash) != nil else {
             // Lost the race with a concurrent use of the same token: reuse.
-            try await tokens.revokeFamily(family)
+            try await familyReused(family)
             throw OAuthError.invalidGrant("refresh token already used or revoked; its family is revoked")
         }
         var next = grant
         next.refreshCount += 1
-        return try await userTokens.issue(
+        let response = try await userTokens.issue(
             UserTokenIssuer.Issue(
                 client: client, subject: stored.subject, scopes: scopes, grant: next, nonce: nil, parentHash: hash, familyID: family,
                 issueRefreshToken: true, issueIDToken: scopes.contains("openid"), confirmation: request.confirmation
             )
         )
+        // A reuse detected while the successor was being stored revoked the family without it.
+        if try await replay.isClaimed(scope: Self.reuseScope, id: family, now: time.epochSeconds) {
+            try await tokens.revokeFamily(family)
+            throw OAuthError.invalidGrant("refresh token family revoked meanwhile")
+        }
+        return response
+    }
+
+    static let reuseScope = "refresh-family-reused"
+    /// How long the mark stays: longer than any rotation takes; after it, every token of the
+    /// family is revoked in the store itself.
+    static let markLifetime: Int64 = 300
+
+    /// RFC 9700 §4.14.2 reuse: mark the family, then revoke it. A rotation that stored its
+    /// successor after the revocation finds the mark and revokes the family again.
+    private func familyReused(_ family: String) async throws {
+        let now = time.epochSeconds
+        _ = try await replay.claim(scope: Self.reuseScope, id: family, expiresAt: now + Self.markLifetime, now: now)
+        try await tokens.revokeFamily(family)
     }
 }
